@@ -1,0 +1,198 @@
+"""Kernels: apply a block plan to one in-memory block.
+
+Pure array functions, no xarray and no dask.  A kernel receives the block
+(``center``) and, separately, the thin halo slices its stencil needs from the
+neighbouring blocks (``left``, ``right``), so callers never have to glue a
+block to its halo first.
+
+:func:`first_derivative` dispatches to a compiled, fused kernel (numba) for
+NumPy arrays when one is available and to :func:`first_derivative_reference`
+otherwise.  The reference kernel only uses slicing, arithmetic and
+``concatenate``, so it also runs on other array types (e.g. CuPy).  Both
+evaluate exactly numpy.gradient's expressions, in the same order, so their
+results are bit-identical to each other and to ``numpy.gradient``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .stencils import BlockPlan
+
+__all__ = ["first_derivative", "first_derivative_reference", "result_dtype"]
+
+
+def result_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype numpy.gradient returns for data of ``dtype``.
+
+    Floating and complex data keep their dtype; integers and booleans give
+    float64.
+
+    Examples
+    --------
+    >>> result_dtype(np.dtype("int16")), result_dtype(np.dtype("float32"))
+    (dtype('float64'), dtype('float32'))
+    """
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.inexact):
+        return dtype
+    if np.issubdtype(dtype, np.integer) or dtype == np.bool_:
+        return np.dtype(np.float64)
+    raise TypeError(f"cannot differentiate data of dtype {dtype}")
+
+
+def _namespace(x: Any) -> Any:
+    """The array namespace of ``x`` (NumPy for NumPy arrays)."""
+    if isinstance(x, np.ndarray):
+        return np
+    get = getattr(x, "__array_namespace__", None)
+    if get is not None:
+        return get()
+    module = type(x).__module__.split(".")[0]
+    if module == "cupy":  # older CuPy without __array_namespace__
+        import cupy
+
+        return cupy
+    return np
+
+
+def _take(f: Any, axis: int, start: int, stop: int | None) -> Any:
+    index = [slice(None)] * f.ndim
+    index[axis] = slice(start, stop)
+    return f[tuple(index)]
+
+
+def _shaped(w: Any, ndim: int, axis: int) -> Any:
+    shape = [1] * ndim
+    shape[axis] = -1
+    return w.reshape(shape)
+
+
+def first_derivative_reference(
+    center: Any, axis: int, plan: BlockPlan, left: Any = None, right: Any = None
+) -> Any:
+    """numpy.gradient's first derivative of one block, written with plain array operations.
+
+    Parameters
+    ----------
+    center
+        The block, an array with ``center.shape[axis]`` points to differentiate.
+    axis
+        The axis to differentiate along.
+    plan
+        The block's slice of the dimension plan (:class:`~xgradient.stencils.BlockPlan`).
+    left, right
+        Halo cells before and after the block (``plan.left`` and ``plan.right``
+        cells along ``axis``); ``None`` when the plan asks for none.
+
+    Returns
+    -------
+    array
+        Derivative at the block's points, of :func:`result_dtype`.
+
+    Examples
+    --------
+    >>> from xgradient.stencils import plan_first_derivative
+    >>> f = np.array([1.0, 2.0, 4.0, 7.0, 11.0])
+    >>> plan = plan_first_derivative(5, step=1.0)
+    >>> first_derivative_reference(f, 0, plan.block(0, 5))
+    array([1. , 1.5, 2.5, 3.5, 4. ])
+    """
+    xp = _namespace(center)
+    otype = result_dtype(center.dtype)
+    pieces = [p for p in (left, center, right) if p is not None and p.shape[axis] > 0]
+    g = pieces[0] if len(pieces) == 1 else xp.concatenate(pieces, axis=axis)
+    if g.dtype != otype:
+        g = g.astype(otype)
+    size = center.shape[axis]
+    length = g.shape[axis]
+    # Interior points, in g's coordinates: [first, last).
+    first = plan.left + (1 if plan.at_start else 0)
+    last = plan.left + size - (1 if plan.at_end else 0)
+    out = []
+    if plan.at_start:
+        out.append(_edge(g, axis, plan, xp, start=True))
+    if last > first:
+        f_prev = _take(g, axis, first - 1, last - 1)
+        f_here = _take(g, axis, first, last)
+        f_next = _take(g, axis, first + 1, last + 1)
+        if plan.dx is None:
+            # np.float64 so that float32 data is divided in float64, as numpy
+            # does when the step comes from a coordinate array.
+            interior = (f_next - f_prev) / (2.0 * np.float64(plan.step))
+        else:
+            dx1 = plan.dx[first - 1 : last - 1]
+            dx2 = plan.dx[first:last]
+            a = -(dx2) / (dx1 * (dx1 + dx2))
+            b = (dx2 - dx1) / (dx1 * dx2)
+            c = dx1 / (dx2 * (dx1 + dx2))
+            a, b, c = (_shaped(xp.asarray(w), g.ndim, axis) for w in (a, b, c))
+            interior = a * f_prev + b * f_here + c * f_next
+        out.append(interior.astype(otype, copy=False))
+    if plan.at_end:
+        out.append(_edge(g, axis, plan, xp, start=False, length=length))
+    return out[0] if len(out) == 1 else xp.concatenate(out, axis=axis)
+
+
+def _edge(g: Any, axis: int, plan: BlockPlan, xp: Any, *, start: bool, length: int = 0) -> Any:
+    """numpy.gradient's one-sided difference at the first or last point (kept as an axis of 1)."""
+    otype = g.dtype
+    if start:
+        f0, f1, f2 = 0, 1, 2
+        h1 = plan.step if plan.dx is None else plan.dx[0]
+        h2 = plan.step if plan.dx is None else (plan.dx[1] if plan.edge_order == 2 else None)
+    else:
+        f0, f1, f2 = length - 3, length - 2, length - 1
+        h1 = plan.step if plan.dx is None else (plan.dx[-2] if plan.edge_order == 2 else None)
+        h2 = plan.step if plan.dx is None else plan.dx[-1]
+    h1 = None if h1 is None else np.float64(h1)
+    h2 = None if h2 is None else np.float64(h2)
+    if plan.edge_order == 1:
+        if start:
+            val = (_take(g, axis, 1, 2) - _take(g, axis, 0, 1)) / h1
+        else:
+            val = (_take(g, axis, f2, f2 + 1) - _take(g, axis, f1, f1 + 1)) / h2
+        return val.astype(otype, copy=False)
+    if plan.dx is None:
+        a, b, c = (-1.5 / h1, 2.0 / h1, -0.5 / h1) if start else (0.5 / h1, -2.0 / h1, 1.5 / h1)
+    elif start:
+        a = -(2.0 * h1 + h2) / (h1 * (h1 + h2))
+        b = (h1 + h2) / (h1 * h2)
+        c = -h1 / (h2 * (h1 + h2))
+    else:
+        a = (h2) / (h1 * (h1 + h2))
+        b = -(h2 + h1) / (h1 * h2)
+        c = (2.0 * h2 + h1) / (h2 * (h1 + h2))
+    val = (
+        a * _take(g, axis, f0, f0 + 1)
+        + b * _take(g, axis, f1, f1 + 1)
+        + c * _take(g, axis, f2, f2 + 1)
+    )
+    return val.astype(otype, copy=False)
+
+
+def first_derivative(
+    center: Any, axis: int, plan: BlockPlan, left: Any = None, right: Any = None
+) -> Any:
+    """First derivative of one block: the fused compiled kernel where possible.
+
+    Same parameters and result as :func:`first_derivative_reference`, which
+    it falls back to for non-NumPy arrays or when numba is not installed.
+
+    Examples
+    --------
+    >>> from xgradient.stencils import plan_first_derivative
+    >>> f = np.array([[0.0, 1.0, 4.0], [0.0, 2.0, 8.0]])
+    >>> plan = plan_first_derivative(3, positions=np.array([0.0, 1.0, 2.0]))
+    >>> first_derivative(f, 1, plan.block(0, 3))
+    array([[1., 2., 3.],
+           [2., 4., 6.]])
+    """
+    from . import _compiled
+
+    fast = _compiled.first_derivative(center, axis, plan, left, right)
+    if fast is not None:
+        return fast
+    return first_derivative_reference(center, axis, plan, left, right)

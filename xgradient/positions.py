@@ -1,0 +1,239 @@
+"""Dimensions and coordinates → positions along each differentiated dimension.
+
+This is where xarray meets the stencil plans: which dims to differentiate,
+where each dim's points lie (scalar step, explicit positions, a coordinate
+variable, or unit spacing), what units those positions carry, and every check
+on them.  Every error names the dimension it is about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["Axis", "resolve_dims", "resolve_positions"]
+
+Spacing = Union[float, Sequence[Any], Mapping[Hashable, Any], None]
+
+
+@dataclass(frozen=True)
+class Axis:
+    """Where the points of one dimension lie.
+
+    Exactly one of ``step`` and ``positions`` is set.  ``units`` are the
+    positions' units when known (for example ``"m"``, or ``"s"`` for a time
+    axis), ``None`` otherwise.
+    """
+
+    dim: Hashable
+    step: float | None = None
+    positions: np.ndarray | None = None
+    units: str | None = None
+
+
+def resolve_dims(obj: xr.DataArray | xr.Dataset, dim: Any) -> tuple[list[Hashable], bool]:
+    """The dims to differentiate, and whether the caller asked for a single one.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.zeros((2, 3)), dims=("y", "x"))
+    >>> resolve_dims(da, "x"), resolve_dims(da, None)
+    ((['x'], True), (['y', 'x'], False))
+    """
+    if dim is None:
+        dims = list(obj.dims)
+        single = False
+    elif isinstance(dim, str) or not isinstance(dim, Sequence):
+        dims = [dim]
+        single = True
+    else:
+        dims = list(dim)
+        single = False
+    for d in dims:
+        if d not in obj.dims:
+            raise ValueError(
+                f"dimension {d!r} not found: {type(obj).__name__} has dimensions {tuple(obj.dims)}"
+            )
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"dimensions listed more than once in dim={list(dims)}")
+    return dims, single
+
+
+def _time_unit(units: str) -> str | None:
+    """The unit of a CF ``"<unit> since <date>"`` string, else ``None``."""
+    match = re.match(r"^\s*(\w+)\s+since\s", units)
+    if match is None:
+        return None
+    word = match.group(1).lower()
+    aliases = {
+        "seconds": "s",
+        "second": "s",
+        "secs": "s",
+        "sec": "s",
+        "s": "s",
+        "minutes": "min",
+        "minute": "min",
+        "mins": "min",
+        "min": "min",
+        "hours": "h",
+        "hour": "h",
+        "hrs": "h",
+        "hr": "h",
+        "h": "h",
+        "days": "d",
+        "day": "d",
+        "d": "d",
+    }
+    return aliases.get(word, word)
+
+
+def _units_of(var: Any) -> str | None:
+    attrs = getattr(var, "attrs", None) or {}
+    units = attrs.get("units")
+    if not isinstance(units, str) or not units.strip():
+        return None
+    return _time_unit(units) or units
+
+
+def _as_positions(values: Any, dim: Hashable, what: str) -> tuple[np.ndarray, str | None]:
+    """Convert 1-D values to float64 positions (datetime64 → seconds)."""
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise ValueError(f"{what} for dimension {dim!r} must be 1-D, got {values.ndim}-D")
+    if np.issubdtype(values.dtype, np.datetime64) or np.issubdtype(values.dtype, np.timedelta64):
+        if np.isnat(values).any():
+            raise ValueError(f"{what} for dimension {dim!r} contains NaT")
+        offset = values[0] if np.issubdtype(values.dtype, np.datetime64) else np.timedelta64(0)
+        return ((values - offset) / np.timedelta64(1, "s")).astype(np.float64), "s"
+    if values.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{what} for dimension {dim!r} must be numeric or datetime64, got dtype {values.dtype}"
+        )
+    return values.astype(np.float64), None
+
+
+def _check_positions(positions: np.ndarray, dim: Hashable, n: int, what: str) -> None:
+    if positions.shape[0] != n:
+        raise ValueError(
+            f"{what} for dimension {dim!r} has {positions.shape[0]} values, "
+            f"but the dimension has length {n}"
+        )
+    if not np.isfinite(positions).all():
+        raise ValueError(f"{what} for dimension {dim!r} contains NaN or infinite values")
+    steps = np.diff(positions)
+    if (steps == 0).any():
+        i = int(np.flatnonzero(steps == 0)[0])
+        raise ValueError(
+            f"{what} for dimension {dim!r} has repeated values "
+            f"(position {positions[i]!r} at indices {i} and {i + 1})"
+        )
+    if not ((steps > 0).all() or (steps < 0).all()):
+        raise ValueError(
+            f"{what} for dimension {dim!r} must be strictly increasing or strictly decreasing"
+        )
+
+
+def _check_step(step: Any, dim: Hashable) -> float:
+    try:
+        value = float(step)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"spacing for dimension {dim!r} must be a number, got {type(step).__name__}"
+        ) from None
+    if not np.isfinite(value) or value == 0:
+        raise ValueError(f"spacing for dimension {dim!r} must be finite and non-zero, got {step!r}")
+    return value
+
+
+def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int) -> Axis:
+    """An :class:`Axis` from one spacing entry: step, array, DataArray or coord name."""
+    what = "spacing"
+    units = None
+    if isinstance(entry, str):
+        if entry not in obj.coords:
+            raise ValueError(
+                f"spacing for dimension {dim!r} names {entry!r}, which is not a coordinate"
+            )
+        entry = obj.coords[entry]
+    if isinstance(entry, xr.DataArray):
+        if entry.dims != (dim,):
+            raise ValueError(
+                f"spacing for dimension {dim!r} must be a 1-D variable along {dim!r}, "
+                f"got dims {entry.dims}"
+            )
+        what = f"coordinate {entry.name!r}" if entry.name is not None else "spacing"
+        units = _units_of(entry)
+        entry = entry.values
+    if np.ndim(entry) == 0:
+        return Axis(dim, step=_check_step(entry, dim), units=units)
+    positions, time_units = _as_positions(entry, dim, what)
+    _check_positions(positions, dim, n, what)
+    return Axis(dim, positions=positions, units=time_units or units)
+
+
+def _default(obj: Any, dim: Hashable, n: int) -> Axis:
+    """The dim's index coordinate if it has one, else unit spacing."""
+    if dim in obj.coords and obj.coords[dim].dims == (dim,):
+        coord = obj.coords[dim]
+        positions, time_units = _as_positions(coord.values, dim, f"coordinate {dim!r}")
+        _check_positions(positions, dim, n, f"coordinate {dim!r}")
+        return Axis(dim, positions=positions, units=time_units or _units_of(coord))
+    return Axis(dim, step=1.0)
+
+
+def resolve_positions(
+    obj: xr.DataArray | xr.Dataset, dims: Sequence[Hashable], spacing: Spacing
+) -> list[Axis]:
+    """Where the points of each of ``dims`` lie, following the spacing rules.
+
+    1. ``spacing`` a scalar ``h``: positions ``index * h`` on every dim;
+    2. a list/tuple with one entry per dim: a scalar step or 1-D positions;
+    3. a mapping ``{dim: scalar | 1-D array | DataArray | coordinate name}``,
+       dims not in it falling back to 4;
+    4. the dim's index coordinate (numeric or datetime64), else unit spacing.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.zeros(3), dims="x", coords={"x": [0.0, 1.0, 3.0]})
+    >>> resolve_positions(da, ["x"], None)[0].positions
+    array([0., 1., 3.])
+    >>> resolve_positions(da, ["x"], 0.5)[0].step
+    0.5
+    """
+    sizes = obj.sizes
+    if spacing is None:
+        return [_default(obj, d, sizes[d]) for d in dims]
+    if isinstance(spacing, Mapping):
+        unknown = [k for k in spacing if k not in dims]
+        if unknown:
+            raise ValueError(
+                f"spacing given for {unknown}, which are not among the dims differentiated "
+                f"({list(dims)})"
+            )
+        return [
+            _from_entry(obj, d, spacing[d], sizes[d])
+            if d in spacing
+            else _default(obj, d, sizes[d])
+            for d in dims
+        ]
+    if np.ndim(spacing) == 0 and not isinstance(spacing, (list, tuple)):
+        return [Axis(d, step=_check_step(spacing, d)) for d in dims]
+    if isinstance(spacing, (list, tuple)):
+        if len(spacing) != len(dims):
+            raise ValueError(
+                f"spacing has {len(spacing)} entries but {len(dims)} dims are differentiated "
+                f"({list(dims)}); give one entry per dim"
+            )
+        return [_from_entry(obj, d, s, sizes[d]) for d, s in zip(dims, spacing)]
+    if len(dims) == 1:
+        # A bare array of positions for the single dim differentiated.
+        return [_from_entry(obj, dims[0], spacing, sizes[dims[0]])]
+    raise TypeError(
+        f"spacing must be a number, a list with one entry per dim ({list(dims)}) or a mapping, "
+        f"got {type(spacing).__name__}"
+    )
