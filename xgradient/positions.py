@@ -18,7 +18,7 @@ import xarray as xr
 
 __all__ = ["Axis", "resolve_dims", "resolve_positions"]
 
-Spacing = Union[float, Sequence[Any], Mapping[Hashable, Any], None]
+Spacing = Union[float, Sequence[Any], Mapping[Hashable, Any], None]  # noqa: UP007 (runtime alias on 3.10)
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ def resolve_positions(
                 f"spacing has {len(spacing)} entries but {len(dims)} dims are differentiated "
                 f"({list(dims)}); give one entry per dim"
             )
-        return [_from_entry(obj, d, s, sizes[d]) for d, s in zip(dims, spacing)]
+        return [_from_entry(obj, d, s, sizes[d]) for d, s in zip(dims, spacing, strict=True)]
     if len(dims) == 1:
         # A bare array of positions for the single dim differentiated.
         return [_from_entry(obj, dims[0], spacing, sizes[dims[0]])]
