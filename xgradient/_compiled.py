@@ -1,10 +1,267 @@
-"""Fused compiled kernels (numba).  Placeholder until the compiled kernels land."""
+"""Fused compiled kernels (numba) for numpy.gradient's interior stencil.
+
+Each kernel reads every input element once and writes every output element
+once, with the block and its halo cells passed separately (no concatenation).
+The expressions are numpy.gradient's, evaluated in the same order and without
+``fastmath`` (no reassociation, no fused multiply-add), so results are
+bit-identical to :func:`xgradient.kernels.first_derivative_reference`.
+
+Only the interior points are compiled; the two one-sided edge points of a
+dimension are a thin slice and reuse the reference formulas.
+
+numba is optional: without it (or for non-NumPy arrays, complex data, ...)
+:func:`first_derivative` returns ``None`` and the caller uses the reference
+kernel.  Compiled functions are cached on disk (``cache=True``), so the
+compile cost is paid once per machine, not once per session.
+"""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import numpy as np
 
-def first_derivative(center: Any, axis: int, plan: Any, left: Any, right: Any) -> Any:
-    """Return the compiled result, or ``None`` when no compiled kernel applies."""
-    return None
+from .stencils import BlockPlan
+
+try:  # pragma: no cover - exercised by whichever environment runs the tests
+    import numba
+except ImportError:  # pragma: no cover
+    numba = None
+
+__all__ = ["available", "first_derivative"]
+
+# Below this many elements, threads cost more than they save.
+PARALLEL_MIN_SIZE = 1 << 18
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def available() -> bool:
+    """Whether the compiled kernels can be used (numba is importable)."""
+    return numba is not None
+
+
+if numba is not None:
+    prange = numba.prange
+
+    def _make_kernels(parallel: bool) -> dict[str, Any]:
+        jit = numba.njit(parallel=parallel, cache=True, nogil=True)
+
+        @jit
+        def rows_uniform(left, center, right, out, i0, i1, two_h):
+            # 3-D (pre, m, post) blocks, derivative along the middle axis,
+            # contiguous along `post`: one vectorisable loop per output row.
+            pre, m, post = center.shape
+            hl = left.shape[1]
+            count = i1 - i0
+            for t in prange(pre * count):
+                p = t // count
+                i = i0 + t % count
+                prev = left[p, hl - 1] if i == 0 else center[p, i - 1]
+                nxt = right[p, 0] if i == m - 1 else center[p, i + 1]
+                dst = out[p, i]
+                for q in range(post):
+                    dst[q] = (nxt[q] - prev[q]) / two_h
+
+        @jit
+        def rows_weighted(left, center, right, out, i0, i1, a, b, c):
+            pre, m, post = center.shape
+            hl = left.shape[1]
+            count = i1 - i0
+            for t in prange(pre * count):
+                p = t // count
+                i = i0 + t % count
+                prev = left[p, hl - 1] if i == 0 else center[p, i - 1]
+                nxt = right[p, 0] if i == m - 1 else center[p, i + 1]
+                here = center[p, i]
+                dst = out[p, i]
+                wa = a[i]
+                wb = b[i]
+                wc = c[i]
+                for q in range(post):
+                    dst[q] = wa * prev[q] + wb * here[q] + wc * nxt[q]
+
+        # The middle loops index with unsigned integers: numba then knows
+        # `i - 1` cannot be negative, drops its wrap-around check and LLVM
+        # vectorises the loop (about 1.5x faster on the last axis).
+        @jit
+        def last_uniform(left, center, right, out, i0, i1, two_h):
+            # 2-D (pre, m) blocks, derivative along the contiguous last axis.
+            pre, m = center.shape
+            hl = left.shape[1]
+            one = numba.uint64(1)
+            for p in prange(pre):
+                row = center[p]
+                dst = out[p]
+                lo = i0
+                hi = i1
+                if lo == 0 and hi > 0:
+                    nxt = right[p, 0] if m == 1 else row[1]
+                    dst[0] = (nxt - left[p, hl - 1]) / two_h
+                    lo = 1
+                if hi == m and hi > lo:
+                    prev = left[p, hl - 1] if m == 1 else row[m - 2]
+                    dst[m - 1] = (right[p, 0] - prev) / two_h
+                    hi = m - 1
+                for i in range(numba.uint64(lo), numba.uint64(max(lo, hi))):
+                    dst[i] = (row[i + one] - row[i - one]) / two_h
+
+        @jit
+        def last_weighted(left, center, right, out, i0, i1, a, b, c):
+            pre, m = center.shape
+            hl = left.shape[1]
+            one = numba.uint64(1)
+            for p in prange(pre):
+                row = center[p]
+                dst = out[p]
+                lo = i0
+                hi = i1
+                if lo == 0 and hi > 0:
+                    nxt = right[p, 0] if m == 1 else row[1]
+                    dst[0] = a[0] * left[p, hl - 1] + b[0] * row[0] + c[0] * nxt
+                    lo = 1
+                if hi == m and hi > lo:
+                    prev = left[p, hl - 1] if m == 1 else row[m - 2]
+                    dst[m - 1] = a[m - 1] * prev + b[m - 1] * row[m - 1] + c[m - 1] * right[p, 0]
+                    hi = m - 1
+                for i in range(numba.uint64(lo), numba.uint64(max(lo, hi))):
+                    dst[i] = a[i] * row[i - one] + b[i] * row[i] + c[i] * row[i + one]
+
+        return {
+            "rows_uniform": rows_uniform,
+            "rows_weighted": rows_weighted,
+            "last_uniform": last_uniform,
+            "last_weighted": last_weighted,
+        }
+
+    _KERNELS = {False: _make_kernels(False), True: _make_kernels(True)}
+
+
+def _interior_weights(plan: BlockPlan, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """numpy.gradient's non-uniform weights for the block's points (index = block position)."""
+    # Point i of the block sits at index plan.left + i of the extended block;
+    # its spacings are dx[left + i - 1] and dx[left + i].  Points without a
+    # left neighbour (the dimension's first point) get a placeholder spacing:
+    # their weights are never used, the edge formula replaces them.
+    dx = plan.dx
+    lo = plan.left - 1
+    dx1 = np.empty(m)
+    dx2 = np.empty(m)
+    first = 1 if lo < 0 else 0
+    dx1[first:] = dx[lo + first : lo + m]
+    dx2[: m - (1 if plan.at_end else 0)] = dx[plan.left : plan.left + m - (1 if plan.at_end else 0)]
+    if first:
+        dx1[0] = 1.0
+    if plan.at_end:
+        dx2[m - 1] = 1.0
+    a = -(dx2) / (dx1 * (dx1 + dx2))
+    b = (dx2 - dx1) / (dx1 * dx2)
+    c = dx1 / (dx2 * (dx1 + dx2))
+    return a, b, c
+
+
+def _as3d(x: np.ndarray, axis: int) -> np.ndarray:
+    shape = x.shape
+    pre = int(np.prod(shape[:axis], dtype=np.int64))
+    post = int(np.prod(shape[axis + 1 :], dtype=np.int64))
+    return x.reshape(pre, shape[axis], post)
+
+
+def first_derivative(
+    center: Any,
+    axis: int,
+    plan: BlockPlan,
+    left: Any,
+    right: Any,
+    *,
+    parallel: bool | None = None,
+) -> np.ndarray | None:
+    """Compiled numpy.gradient on one block, or ``None`` when it does not apply.
+
+    ``parallel=None`` uses threads for large blocks, but only from the main
+    thread: inside Dask tasks (or any other thread pool) the kernel stays on
+    its own thread, so the scheduler's parallelism is not oversubscribed.
+    """
+    if numba is None or not isinstance(center, np.ndarray):
+        return None
+    if any(h is not None and not isinstance(h, np.ndarray) for h in (left, right)):
+        return None
+    dtype = center.dtype
+    if dtype.kind in "biu":
+        center = center.astype(np.float64)
+        left = None if left is None else left.astype(np.float64)
+        right = None if right is None else right.astype(np.float64)
+    elif dtype not in _DTYPES:
+        return None
+    if center.dtype.byteorder not in "=|" or center.size == 0:
+        return None
+    if parallel is None:
+        parallel = (
+            center.size >= PARALLEL_MIN_SIZE
+            and threading.current_thread() is threading.main_thread()
+        )
+    m = center.shape[axis]
+    c3 = _as3d(center, axis)
+    empty = np.empty((c3.shape[0], 0, c3.shape[2]), dtype=c3.dtype)
+    l3 = empty if left is None else _as3d(left.astype(c3.dtype, copy=False), axis)
+    r3 = empty if right is None else _as3d(right.astype(c3.dtype, copy=False), axis)
+    out = np.empty(center.shape, dtype=c3.dtype)
+    o3 = out.reshape(c3.shape)
+    i0 = 1 if plan.at_start else 0
+    i1 = m - (1 if plan.at_end else 0)
+    kernels = _KERNELS[bool(parallel)]
+    if i1 > i0:
+        last = c3.shape[2] == 1
+        squeeze = (lambda a: a.reshape(a.shape[:2])) if last else (lambda a: a)
+        args = [squeeze(l3), squeeze(c3), squeeze(r3), squeeze(o3), i0, i1]
+        if plan.dx is None:
+            name = "uniform"
+            args.append(2.0 * np.float64(plan.step))
+        else:
+            name = "weighted"
+            args.extend(_interior_weights(plan, m))
+        kernels[("last_" if last else "rows_") + name](*args)
+    if plan.at_start or plan.at_end:
+        _write_edges(center, axis, plan, left, right, out)
+    return out
+
+
+def _write_edges(
+    center: np.ndarray,
+    axis: int,
+    plan: BlockPlan,
+    left: np.ndarray | None,
+    right: np.ndarray | None,
+    out: np.ndarray,
+) -> None:
+    """Fill the one-sided edge points with the reference formulas on a thin window."""
+    from .kernels import _edge
+
+    width = plan.edge_order + 1
+    m = center.shape[axis]
+    pieces = [p for p in (left, center, right) if p is not None and p.shape[axis] > 0]
+    index = [slice(None)] * center.ndim
+    if plan.at_start:
+        window = _window(pieces, axis, 0, width)
+        index[axis] = slice(0, 1)
+        out[tuple(index)] = _edge(window, axis, plan, np, start=True)
+    if plan.at_end:
+        total = sum(p.shape[axis] for p in pieces)
+        window = _window(pieces, axis, total - width, total)
+        index[axis] = slice(m - 1, m)
+        out[tuple(index)] = _edge(window, axis, plan, np, start=False, length=width)
+
+
+def _window(pieces: list[np.ndarray], axis: int, start: int, stop: int) -> np.ndarray:
+    """Cells ``[start, stop)`` of the concatenation of ``pieces``, without concatenating it all."""
+    taken = []
+    offset = 0
+    for p in pieces:
+        n = p.shape[axis]
+        a, b = max(start - offset, 0), min(stop - offset, n)
+        if b > a:
+            index = [slice(None)] * p.ndim
+            index[axis] = slice(a, b)
+            taken.append(p[tuple(index)])
+        offset += n
+    return taken[0] if len(taken) == 1 else np.concatenate(taken, axis=axis)
