@@ -265,3 +265,10 @@ def _window(pieces: list[np.ndarray], axis: int, start: int, stop: int) -> np.nd
             taken.append(p[tuple(index)])
         offset += n
     return taken[0] if len(taken) == 1 else np.concatenate(taken, axis=axis)
+
+
+def weighted_stencil(
+    center: Any, axis: int, plan: Any, left: Any, right: Any, *, parallel: bool | None = None
+) -> np.ndarray | None:
+    """Compiled weighted stencil, or ``None`` when it does not apply (not compiled yet)."""
+    return None

@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 import xarray as xr
 
-from .core import gradient
+from .core import BoundaryArg, Period, gradient, second_derivative
 from .positions import Spacing
 
 __all__ = ["DataArrayGradAccessor", "DatasetGradAccessor"]
@@ -29,6 +29,10 @@ class _GradAccessor(Generic[T]):
         *,
         spacing: Spacing = None,
         edge_order: int = 1,
+        accuracy: int = 2,
+        boundary: BoundaryArg = "edge",
+        period: Period = None,
+        datetime_unit: str | None = None,
     ) -> Any:
         """Derivative along ``dim``: see :func:`xgradient.gradient`.
 
@@ -40,7 +44,46 @@ class _GradAccessor(Generic[T]):
         >>> da.grad("x").values
         array([1., 2., 4., 5.])
         """
-        return gradient(self._obj, dim, spacing=spacing, edge_order=edge_order)
+        return gradient(
+            self._obj,
+            dim,
+            spacing=spacing,
+            edge_order=edge_order,
+            accuracy=accuracy,
+            boundary=boundary,
+            period=period,
+            datetime_unit=datetime_unit,
+        )
+
+    def second(
+        self,
+        dim: Hashable | Sequence[Hashable] | None = None,
+        *,
+        spacing: Spacing = None,
+        accuracy: int = 2,
+        boundary: BoundaryArg = "edge",
+        period: Period = None,
+        datetime_unit: str | None = None,
+    ) -> Any:
+        """Second derivative along ``dim``: see :func:`xgradient.second_derivative`.
+
+        Examples
+        --------
+        >>> import xarray as xr
+        >>> import xgradient
+        >>> da = xr.DataArray([0.0, 1.0, 4.0, 9.0, 16.0], dims="x")
+        >>> da.grad.second("x").values.round(12)
+        array([2., 2., 2., 2., 2.])
+        """
+        return second_derivative(
+            self._obj,
+            dim,
+            spacing=spacing,
+            accuracy=accuracy,
+            boundary=boundary,
+            period=period,
+            datetime_unit=datetime_unit,
+        )
 
 
 @xr.register_dataarray_accessor("grad")

@@ -2,39 +2,96 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import Any, TypeVar, overload
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 import xarray as xr
 
 from .chunked import apply_chunked, apply_in_memory
-from .kernels import first_derivative, result_dtype
+from .kernels import first_derivative, result_dtype, weighted_stencil
 from .metadata import derivative_attrs
 from .positions import Axis, Spacing, resolve_dims, resolve_positions
-from .stencils import plan_first_derivative
+from .stencils import FirstDerivativePlan, plan_first_derivative, plan_weighted
 
-__all__ = ["gradient"]
+__all__ = ["gradient", "second_derivative"]
 
 T = TypeVar("T", xr.DataArray, xr.Dataset)
+Boundary = Literal["edge", "periodic"]
+BoundaryArg = Boundary | Mapping[Hashable, Boundary]
+Period = Mapping[Hashable, float] | None
+
+
+@dataclass(frozen=True)
+class Options:
+    """The validated stencil options of one call."""
+
+    order: int
+    edge_order: int
+    accuracy: int
+    boundary: BoundaryArg
+    period: Mapping[Hashable, float]
+
+    def boundary_for(self, dim: Hashable) -> str:
+        if isinstance(self.boundary, Mapping):
+            return self.boundary.get(dim, "edge")
+        return self.boundary
+
+
+def _check_options(
+    dims: list[Hashable],
+    order: int,
+    edge_order: Any,
+    accuracy: Any,
+    boundary: Any,
+    period: Any,
+) -> Options:
+    if isinstance(edge_order, bool) or edge_order not in (1, 2):
+        raise ValueError(f"edge_order must be 1 or 2, got {edge_order!r}")
+    if isinstance(accuracy, bool) or accuracy not in (2, 4):
+        raise ValueError(f"accuracy must be 2 or 4, got {accuracy!r}")
+    choices = ("edge", "periodic")
+    if isinstance(boundary, Mapping):
+        for d, b in boundary.items():
+            if d not in dims:
+                raise ValueError(
+                    f"boundary given for dimension {d!r}, which is not differentiated ({dims})"
+                )
+            if b not in choices:
+                raise ValueError(
+                    f"boundary for dimension {d!r} must be one of {choices}, got {b!r}"
+                )
+    elif boundary not in choices:
+        raise ValueError(f"boundary must be one of {choices} or a mapping, got {boundary!r}")
+    if period is None:
+        period = {}
+    if not isinstance(period, Mapping):
+        raise TypeError(f"period must be a mapping {{dim: period}}, got {type(period).__name__}")
+    for d, p in period.items():
+        if d not in dims:
+            raise ValueError(
+                f"period given for dimension {d!r}, which is not differentiated ({dims})"
+            )
+        if not isinstance(p, (int, float, np.number)) or not np.isfinite(p) or p <= 0:
+            raise ValueError(f"period for dimension {d!r} must be a positive number, got {p!r}")
+    return Options(order, int(edge_order), int(accuracy), boundary, dict(period))
 
 
 def _is_dask(data: Any) -> bool:
     return type(data).__module__.startswith("dask.") and hasattr(data, "chunks")
 
 
-def _check_edge_order(edge_order: Any) -> int:
-    if isinstance(edge_order, bool) or edge_order not in (1, 2):
-        raise ValueError(f"edge_order must be 1 or 2, got {edge_order!r}")
-    return int(edge_order)
-
-
 def _variable_label(name: Hashable | None) -> str:
     return f"variable {name!r}" if name is not None else "the DataArray"
 
 
+def _kernel_for(plan: Any) -> Callable[..., Any]:
+    return first_derivative if isinstance(plan, FirstDerivativePlan) else weighted_stencil
+
+
 def _differentiate_variable(
-    var: xr.Variable, name: Hashable | None, axis: Axis, plan: Any
+    var: xr.Variable, name: Hashable | None, axis: Axis, plan: Any, order: int
 ) -> xr.Variable:
     try:
         dtype = result_dtype(var.dtype)
@@ -44,33 +101,81 @@ def _differentiate_variable(
         ) from None
     data = var.data
     ax = var.get_axis_num(axis.dim)
+    kernel = _kernel_for(plan)
     if _is_dask(data):
-        out = apply_chunked(data, ax, plan, first_derivative, dtype)
+        out = apply_chunked(data, ax, plan, kernel, dtype)
     else:
         if not hasattr(data, "__array_namespace__") and not isinstance(data, np.ndarray):
             data = np.asarray(data)
-        out = apply_in_memory(data, ax, plan, first_derivative)
-    attrs = derivative_attrs(var.attrs, name, axis.dim, axis.units)
+        out = apply_in_memory(data, ax, plan, kernel)
+    attrs = derivative_attrs(var.attrs, name, axis.dim, axis.units, order=order)
     return xr.Variable(var.dims, out, attrs=attrs)
 
 
-def _plan(obj: xr.DataArray | xr.Dataset, axis: Axis, edge_order: int) -> Any:
-    n = obj.sizes[axis.dim]
-    if n < edge_order + 1:
+def _period(axis: Axis, positions: np.ndarray, given: float | None) -> float:
+    """The period of a periodic dim: given, or ``n * step`` for uniform positions."""
+    span = abs(positions[-1] - positions[0])
+    if given is not None:
+        if given <= span:
+            raise ValueError(
+                f"period {given:g} for dimension {axis.dim!r} must exceed the span of its "
+                f"positions ({span:g})"
+            )
+        return float(given)
+    steps = np.diff(positions)
+    if not np.allclose(steps, steps[0], rtol=1e-6, atol=0):
         raise ValueError(
-            f"dimension {axis.dim!r} has {n} point(s), too few for edge_order={edge_order}: "
-            f"at least {edge_order + 1} are needed"
+            f"dimension {axis.dim!r} is periodic with non-uniform positions: "
+            f"give its period explicitly, e.g. period={{{axis.dim!r}: 360.0}}"
         )
-    return plan_first_derivative(n, step=axis.step, positions=axis.positions, edge_order=edge_order)
+    period = abs(positions[-1] - positions[0]) * len(positions) / (len(positions) - 1)
+    if axis.longitude and not np.isclose(period, 360.0, rtol=1e-9, atol=0):
+        raise ValueError(
+            f"longitude dimension {axis.dim!r} spans {period:g} degrees with its seam, not 360: "
+            f"give its period explicitly, e.g. period={{{axis.dim!r}: 360.0}}"
+        )
+    return float(period)
 
 
-def _differentiate(obj: T, axis: Axis, edge_order: int) -> T:
-    plan = _plan(obj, axis, edge_order)
+def _plan(obj: xr.DataArray | xr.Dataset, axis: Axis, options: Options) -> Any:
+    n = obj.sizes[axis.dim]
+    periodic = options.boundary_for(axis.dim) == "periodic"
+    if options.order == 1 and options.accuracy == 2 and not periodic:
+        needed, why = options.edge_order + 1, f"edge_order={options.edge_order}"
+    elif periodic:
+        needed, why = options.accuracy + 1, f"a periodic accuracy={options.accuracy} stencil"
+    else:
+        needed = options.accuracy + options.order
+        what = "derivative" if options.order == 1 else "second derivative"
+        why = f"an accuracy={options.accuracy} {what}"
+    if n < needed:
+        raise ValueError(
+            f"dimension {axis.dim!r} has {n} point(s), too few for {why}: "
+            f"at least {needed} are needed"
+        )
+    if options.order == 1 and options.accuracy == 2 and not periodic:
+        # numpy.gradient's own formulas, bit for bit.
+        return plan_first_derivative(
+            n, step=axis.step, positions=axis.positions, edge_order=options.edge_order
+        )
+    positions = axis.as_positions(n)
+    period = _period(axis, positions, options.period.get(axis.dim)) if periodic else None
+    return plan_weighted(
+        positions,
+        order=options.order,
+        accuracy=options.accuracy,
+        periodic=periodic,
+        period=period,
+    )
+
+
+def _differentiate(obj: T, axis: Axis, options: Options) -> T:
+    plan = _plan(obj, axis, options)
     if isinstance(obj, xr.DataArray):
-        var = _differentiate_variable(obj.variable, obj.name, axis, plan)
+        var = _differentiate_variable(obj.variable, obj.name, axis, plan, options.order)
         return xr.DataArray(var, coords=obj.coords, name=obj.name)
     data_vars = {
-        name: _differentiate_variable(var.variable, name, axis, plan)
+        name: _differentiate_variable(var.variable, name, axis, plan, options.order)
         for name, var in obj.data_vars.items()
         if axis.dim in var.dims and _is_numeric(var.dtype)
     }
@@ -81,17 +186,50 @@ def _is_numeric(dtype: np.dtype) -> bool:
     return dtype.kind in "biufc"
 
 
-@overload
-def gradient(obj: T, dim: str, *, spacing: Spacing = None, edge_order: int = 1) -> T: ...
+def _derivatives(
+    obj: T,
+    dim: Any,
+    *,
+    order: int,
+    spacing: Spacing,
+    edge_order: int,
+    accuracy: int,
+    boundary: Any,
+    period: Any,
+    datetime_unit: str | None,
+) -> T | tuple[T, ...]:
+    dims, single = resolve_dims(obj, dim)
+    options = _check_options(dims, order, edge_order, accuracy, boundary, period)
+    axes = resolve_positions(obj, dims, spacing, datetime_unit)
+    results = tuple(_differentiate(obj, axis, options) for axis in axes)
+    return results[0] if single else results
 
 
 @overload
 def gradient(
     obj: T,
-    dim: Sequence[Hashable] | None = None,
+    dim: str,
     *,
-    spacing: Spacing = None,
-    edge_order: int = 1,
+    spacing: Spacing = ...,
+    edge_order: int = ...,
+    accuracy: int = ...,
+    boundary: BoundaryArg = ...,
+    period: Period = ...,
+    datetime_unit: str | None = ...,
+) -> T: ...
+
+
+@overload
+def gradient(
+    obj: T,
+    dim: Sequence[Hashable] | None = ...,
+    *,
+    spacing: Spacing = ...,
+    edge_order: int = ...,
+    accuracy: int = ...,
+    boundary: BoundaryArg = ...,
+    period: Period = ...,
+    datetime_unit: str | None = ...,
 ) -> tuple[T, ...]: ...
 
 
@@ -101,13 +239,19 @@ def gradient(
     *,
     spacing: Spacing = None,
     edge_order: int = 1,
+    accuracy: int = 2,
+    boundary: BoundaryArg = "edge",
+    period: Period = None,
+    datetime_unit: str | None = None,
 ) -> T | tuple[T, ...]:
-    """Derivative of ``obj`` along named dimensions, with numpy.gradient's formulas.
+    """Derivative of ``obj`` along named dimensions.
 
-    Second-order accurate central differences in the interior, on uniform or
-    non-uniform positions, and one-sided differences of order ``edge_order``
-    at the two ends.  NumPy-backed data is differentiated eagerly; Dask-backed
-    data lazily, chunk by chunk, with a one-cell halo along the dim.
+    By default numpy.gradient's formulas: second-order accurate central
+    differences in the interior, on uniform or non-uniform positions, and
+    one-sided differences of order ``edge_order`` at the two ends (the results
+    equal ``numpy.gradient``'s bit for bit).  NumPy-backed data is
+    differentiated eagerly; Dask-backed data lazily, chunk by chunk, with a
+    halo along the differentiated dim only.
 
     Parameters
     ----------
@@ -122,9 +266,26 @@ def gradient(
         entry per dim: a scalar step or a 1-D array of positions.  A mapping
         ``{dim: step | 1-D array | DataArray along dim | coordinate name}``.
         Dims without an entry use their index coordinate if they have one
-        (numeric, or datetime64 in seconds), else unit spacing.
+        (numeric; datetime64 or cftime as time since the first point), else
+        unit spacing.
     edge_order
-        1 or 2: order of the one-sided differences at the ends.
+        1 or 2: order of the one-sided differences at the ends (``accuracy=2``
+        on non-periodic dims only).
+    accuracy
+        2 (three-point stencils) or 4 (five-point stencils, fourth-order
+        everywhere, with skewed five-point stencils at the ends; needs at
+        least 5 points).  Weights are computed for the actual positions.
+    boundary
+        ``"edge"`` (one-sided stencils at the ends) or ``"periodic"`` (the
+        neighbour of the last point is the first), or a mapping
+        ``{dim: "edge" | "periodic"}``.
+    period
+        ``{dim: period}`` for periodic dims.  When missing it is inferred for
+        uniform positions as ``n * step``; a longitude coordinate must then
+        span exactly 360 degrees.
+    datetime_unit
+        Unit of time positions: ``"W"``, ``"D"``, ``"h"``, ``"m"`` (minutes),
+        ``"s"`` (default), ``"ms"``, ``"us"`` or ``"ns"``.
 
     Returns
     -------
@@ -137,10 +298,14 @@ def gradient(
     ------
     ValueError
         Unknown dim; spacing of the wrong length; positions with NaN, repeated
-        or non-monotonic values; a dim shorter than ``edge_order + 1``;
-        ``edge_order`` not 1 or 2.
+        or non-monotonic values; a dim too short for the stencil; an option
+        out of range; a periodic dim whose period cannot be inferred.
     TypeError
         Non-numeric data or positions.
+
+    See Also
+    --------
+    second_derivative, numpy.gradient, xarray.DataArray.differentiate
 
     Examples
     --------
@@ -160,9 +325,102 @@ def gradient(
     True
     >>> d.attrs["units"]
     'K m-1'
+
+    A periodic dim, with fourth-order stencils:
+
+    >>> lon = np.arange(0.0, 360.0, 30.0)
+    >>> wave = xr.DataArray(np.sin(np.deg2rad(lon)), dims="lon", coords={"lon": lon})
+    >>> dlon = np.deg2rad(30.0)
+    >>> d = xgradient.gradient(wave, "lon", spacing=dlon, boundary="periodic", accuracy=4)
+    >>> float(abs(d - np.cos(np.deg2rad(lon))).max()) < 3e-3
+    True
     """
-    edge_order = _check_edge_order(edge_order)
-    dims, single = resolve_dims(obj, dim)
-    axes = resolve_positions(obj, dims, spacing)
-    results = tuple(_differentiate(obj, axis, edge_order) for axis in axes)
-    return results[0] if single else results
+    return _derivatives(
+        obj,
+        dim,
+        order=1,
+        spacing=spacing,
+        edge_order=edge_order,
+        accuracy=accuracy,
+        boundary=boundary,
+        period=period,
+        datetime_unit=datetime_unit,
+    )
+
+
+@overload
+def second_derivative(
+    obj: T,
+    dim: str,
+    *,
+    spacing: Spacing = ...,
+    accuracy: int = ...,
+    boundary: BoundaryArg = ...,
+    period: Period = ...,
+    datetime_unit: str | None = ...,
+) -> T: ...
+
+
+@overload
+def second_derivative(
+    obj: T,
+    dim: Sequence[Hashable] | None = ...,
+    *,
+    spacing: Spacing = ...,
+    accuracy: int = ...,
+    boundary: BoundaryArg = ...,
+    period: Period = ...,
+    datetime_unit: str | None = ...,
+) -> tuple[T, ...]: ...
+
+
+def second_derivative(
+    obj: T,
+    dim: Hashable | Sequence[Hashable] | None = None,
+    *,
+    spacing: Spacing = None,
+    accuracy: int = 2,
+    boundary: BoundaryArg = "edge",
+    period: Period = None,
+    datetime_unit: str | None = None,
+) -> T | tuple[T, ...]:
+    """Second derivative of ``obj`` along named dimensions.
+
+    Compact stencils on the actual (possibly non-uniform) positions: three
+    points (``accuracy=2``) or five points (``accuracy=4``) in the interior,
+    not the gradient of the gradient, which is wider and less accurate.  On
+    non-periodic dims the points near each end use one-sided stencils of
+    ``accuracy + 2`` points, which keep the order of accuracy.
+
+    Parameters are those of :func:`gradient` (without ``edge_order``).
+
+    Returns
+    -------
+    DataArray or Dataset, or a tuple of them
+        As :func:`gradient`, with units ``"<data units> <coord units>-2"``.
+
+    See Also
+    --------
+    gradient
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> import xgradient
+    >>> x = np.array([0.0, 0.5, 1.5, 2.0, 3.0, 4.5])
+    >>> f = xr.DataArray(x**2, dims="x", coords={"x": x})
+    >>> xgradient.second_derivative(f, "x").values.round(12)
+    array([2., 2., 2., 2., 2., 2.])
+    """
+    return _derivatives(
+        obj,
+        dim,
+        order=2,
+        spacing=spacing,
+        edge_order=1,
+        accuracy=accuracy,
+        boundary=boundary,
+        period=period,
+        datetime_unit=datetime_unit,
+    )

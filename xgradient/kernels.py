@@ -19,9 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from .stencils import BlockPlan
+from .stencils import BlockPlan, WeightedBlockPlan
 
-__all__ = ["first_derivative", "first_derivative_reference", "result_dtype"]
+__all__ = [
+    "first_derivative",
+    "first_derivative_reference",
+    "result_dtype",
+    "weighted_stencil",
+    "weighted_stencil_reference",
+]
 
 
 def result_dtype(dtype: np.dtype) -> np.dtype:
@@ -196,3 +202,77 @@ def first_derivative(
     if fast is not None:
         return fast
     return first_derivative_reference(center, axis, plan, left, right)
+
+
+def _extended(center: Any, axis: int, left: Any, right: Any, otype: np.dtype) -> Any:
+    xp = _namespace(center)
+    pieces = [p for p in (left, center, right) if p is not None and p.shape[axis] > 0]
+    g = pieces[0] if len(pieces) == 1 else xp.concatenate(pieces, axis=axis)
+    return g if g.dtype == otype else g.astype(otype)
+
+
+def weighted_stencil_reference(
+    center: Any, axis: int, plan: WeightedBlockPlan, left: Any = None, right: Any = None
+) -> Any:
+    """Apply per-point finite-difference weights to one block, with plain array operations.
+
+    The kernel for :class:`~xgradient.stencils.WeightedPlan` (periodic dims,
+    fourth-order stencils, second derivatives).  Same calling convention as
+    :func:`first_derivative_reference`.  Each point's weighted sum is
+    accumulated in stencil order, so a point's value never depends on which
+    block it sits in.
+
+    Examples
+    --------
+    >>> from xgradient.stencils import plan_weighted
+    >>> f = np.arange(6.0) ** 2
+    >>> plan = plan_weighted(np.arange(6.0), order=2)
+    >>> weighted_stencil_reference(f, 0, plan.block(0, 6)).round(12)
+    array([2., 2., 2., 2., 2., 2.])
+    """
+    xp = _namespace(center)
+    otype = result_dtype(center.dtype)
+    g = _extended(center, axis, left, right, otype)
+    out = xp.empty(center.shape, dtype=otype)
+    first, last = plan.interior
+    if last > first:
+        acc = None
+        for k in range(2 * plan.radius + 1):
+            start = plan.left + first - plan.radius + k
+            w = _shaped(xp.asarray(plan.weights[first:last, k]), g.ndim, axis)
+            term = w * _take(g, axis, start, start + last - first)
+            acc = term if acc is None else acc + term
+        index = [slice(None)] * g.ndim
+        index[axis] = slice(first, last)
+        out[tuple(index)] = acc
+    for i, start, weights in plan.edges:
+        acc = None
+        for k, w in enumerate(weights):
+            term = np.float64(w) * _take(g, axis, start + k, start + k + 1)
+            acc = term if acc is None else acc + term
+        index = [slice(None)] * g.ndim
+        index[axis] = slice(i, i + 1)
+        out[tuple(index)] = acc
+    return out
+
+
+def weighted_stencil(
+    center: Any, axis: int, plan: WeightedBlockPlan, left: Any = None, right: Any = None
+) -> Any:
+    """Weighted stencil on one block: compiled where possible, else the reference.
+
+    Examples
+    --------
+    >>> from xgradient.stencils import plan_weighted
+    >>> plan = plan_weighted(np.arange(4.0), order=1, periodic=True, period=4.0)
+    >>> f = np.array([0.0, 1.0, 0.0, -1.0])
+    >>> halo_left, halo_right = f[-1:], f[:1]  # periodic: the halos wrap around
+    >>> weighted_stencil(f, 0, plan.block(0, 4), halo_left, halo_right)
+    array([ 1.,  0., -1.,  0.])
+    """
+    from . import _compiled
+
+    fast = _compiled.weighted_stencil(center, axis, plan, left, right)
+    if fast is not None:
+        return fast
+    return weighted_stencil_reference(center, axis, plan, left, right)

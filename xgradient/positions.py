@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["Axis", "resolve_dims", "resolve_positions"]
+__all__ = ["TIME_UNITS", "Axis", "check_datetime_unit", "resolve_dims", "resolve_positions"]
 
-Spacing = Union[float, Sequence[Any], Mapping[Hashable, Any], None]  # noqa: UP007 (runtime alias on 3.10)
+Spacing = float | Sequence[Any] | Mapping[Hashable, Any] | None
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,43 @@ class Axis:
     step: float | None = None
     positions: np.ndarray | None = None
     units: str | None = None
+    longitude: bool = False
+
+    def as_positions(self, n: int) -> np.ndarray:
+        """Positions of the ``n`` points (``index * step`` for a uniform step)."""
+        if self.positions is not None:
+            return self.positions
+        return np.arange(n, dtype=np.float64) * self.step
+
+
+# datetime_unit -> (numpy unit, CF/UDUNITS symbol for the units attribute).
+TIME_UNITS = {
+    "W": ("W", "week"),
+    "D": ("D", "d"),
+    "h": ("h", "h"),
+    "m": ("m", "min"),
+    "s": ("s", "s"),
+    "ms": ("ms", "ms"),
+    "us": ("us", "us"),
+    "ns": ("ns", "ns"),
+}
+
+_LONGITUDE_UNITS = {"degrees_east", "degree_east", "degrees_e", "degree_e", "degreese", "degreee"}
+
+
+def check_datetime_unit(datetime_unit: str | None) -> str:
+    """Validate ``datetime_unit`` (``None`` means seconds)."""
+    if datetime_unit is None:
+        return "s"
+    if datetime_unit not in TIME_UNITS:
+        raise ValueError(f"datetime_unit must be one of {list(TIME_UNITS)}, got {datetime_unit!r}")
+    return datetime_unit
+
+
+def _is_longitude(var: Any) -> bool:
+    attrs = getattr(var, "attrs", None) or {}
+    units = str(attrs.get("units", "")).strip().lower()
+    return units in _LONGITUDE_UNITS or attrs.get("standard_name") == "longitude"
 
 
 def resolve_dims(obj: xr.DataArray | xr.Dataset, dim: Any) -> tuple[list[Hashable], bool]:
@@ -100,21 +137,39 @@ def _units_of(var: Any) -> str | None:
     return _time_unit(units) or units
 
 
-def _as_positions(values: Any, dim: Hashable, what: str) -> tuple[np.ndarray, str | None]:
-    """Convert 1-D values to float64 positions (datetime64 → seconds)."""
+def _as_positions(
+    values: Any, dim: Hashable, what: str, time_unit: str = "s"
+) -> tuple[np.ndarray, str | None]:
+    """Convert 1-D values to float64 positions; times become ``time_unit``s since the first."""
     values = np.asarray(values)
     if values.ndim != 1:
         raise ValueError(f"{what} for dimension {dim!r} must be 1-D, got {values.ndim}-D")
-    if np.issubdtype(values.dtype, np.datetime64) or np.issubdtype(values.dtype, np.timedelta64):
+    unit, symbol = TIME_UNITS[time_unit]
+    kind = values.dtype.kind
+    if kind in "mM":
         if np.isnat(values).any():
             raise ValueError(f"{what} for dimension {dim!r} contains NaT")
-        offset = values[0] if np.issubdtype(values.dtype, np.datetime64) else np.timedelta64(0)
-        return ((values - offset) / np.timedelta64(1, "s")).astype(np.float64), "s"
-    if values.dtype.kind not in "biuf":
+        offset = values[0] if kind == "M" else np.timedelta64(0, "ns")
+        return ((values - offset) / np.timedelta64(1, unit)).astype(np.float64), symbol
+    if kind == "O" and values.size and _is_cftime(values[0]):
+        # cftime dates (any CF calendar): differences are datetime.timedelta.
+        try:
+            deltas = np.asarray(values - values[0]).astype("timedelta64[us]")
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{what} for dimension {dim!r} mixes dates of different calendars"
+            ) from None
+        return (deltas / np.timedelta64(1, unit)).astype(np.float64), symbol
+    if kind not in "biuf":
         raise TypeError(
-            f"{what} for dimension {dim!r} must be numeric or datetime64, got dtype {values.dtype}"
+            f"{what} for dimension {dim!r} must be numeric, datetime64 or cftime, "
+            f"got dtype {values.dtype}"
         )
     return values.astype(np.float64), None
+
+
+def _is_cftime(value: Any) -> bool:
+    return type(value).__module__.split(".")[0] == "cftime"
 
 
 def _check_positions(positions: np.ndarray, dim: Hashable, n: int, what: str) -> None:
@@ -150,10 +205,11 @@ def _check_step(step: Any, dim: Hashable) -> float:
     return value
 
 
-def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int) -> Axis:
+def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int, time_unit: str) -> Axis:
     """An :class:`Axis` from one spacing entry: step, array, DataArray or coord name."""
     what = "spacing"
     units = None
+    longitude = False
     if isinstance(entry, str):
         if entry not in obj.coords:
             raise ValueError(
@@ -168,26 +224,36 @@ def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int) -> Axis:
             )
         what = f"coordinate {entry.name!r}" if entry.name is not None else "spacing"
         units = _units_of(entry)
+        longitude = _is_longitude(entry)
         entry = entry.values
     if np.ndim(entry) == 0:
         return Axis(dim, step=_check_step(entry, dim), units=units)
-    positions, time_units = _as_positions(entry, dim, what)
+    positions, time_units = _as_positions(entry, dim, what, time_unit)
     _check_positions(positions, dim, n, what)
-    return Axis(dim, positions=positions, units=time_units or units)
+    return Axis(dim, positions=positions, units=time_units or units, longitude=longitude)
 
 
-def _default(obj: Any, dim: Hashable, n: int) -> Axis:
+def _default(obj: Any, dim: Hashable, n: int, time_unit: str) -> Axis:
     """The dim's index coordinate if it has one, else unit spacing."""
     if dim in obj.coords and obj.coords[dim].dims == (dim,):
         coord = obj.coords[dim]
-        positions, time_units = _as_positions(coord.values, dim, f"coordinate {dim!r}")
-        _check_positions(positions, dim, n, f"coordinate {dim!r}")
-        return Axis(dim, positions=positions, units=time_units or _units_of(coord))
+        what = f"coordinate {dim!r}"
+        positions, time_units = _as_positions(coord.values, dim, what, time_unit)
+        _check_positions(positions, dim, n, what)
+        return Axis(
+            dim,
+            positions=positions,
+            units=time_units or _units_of(coord),
+            longitude=_is_longitude(coord),
+        )
     return Axis(dim, step=1.0)
 
 
 def resolve_positions(
-    obj: xr.DataArray | xr.Dataset, dims: Sequence[Hashable], spacing: Spacing
+    obj: xr.DataArray | xr.Dataset,
+    dims: Sequence[Hashable],
+    spacing: Spacing,
+    datetime_unit: str | None = None,
 ) -> list[Axis]:
     """Where the points of each of ``dims`` lie, following the spacing rules.
 
@@ -195,7 +261,11 @@ def resolve_positions(
     2. a list/tuple with one entry per dim: a scalar step or 1-D positions;
     3. a mapping ``{dim: scalar | 1-D array | DataArray | coordinate name}``,
        dims not in it falling back to 4;
-    4. the dim's index coordinate (numeric or datetime64), else unit spacing.
+    4. the dim's index coordinate (numeric, datetime64 or cftime), else unit
+       spacing.
+
+    Times become positions in ``datetime_unit`` (seconds by default) since
+    the first point.
 
     Examples
     --------
@@ -206,8 +276,9 @@ def resolve_positions(
     0.5
     """
     sizes = obj.sizes
+    unit = check_datetime_unit(datetime_unit)
     if spacing is None:
-        return [_default(obj, d, sizes[d]) for d in dims]
+        return [_default(obj, d, sizes[d], unit) for d in dims]
     if isinstance(spacing, Mapping):
         unknown = [k for k in spacing if k not in dims]
         if unknown:
@@ -229,10 +300,10 @@ def resolve_positions(
                 f"spacing has {len(spacing)} entries but {len(dims)} dims are differentiated "
                 f"({list(dims)}); give one entry per dim"
             )
-        return [_from_entry(obj, d, s, sizes[d]) for d, s in zip(dims, spacing, strict=True)]
+        return [_from_entry(obj, d, s, sizes[d], unit) for d, s in zip(dims, spacing, strict=True)]
     if len(dims) == 1:
         # A bare array of positions for the single dim differentiated.
-        return [_from_entry(obj, dims[0], spacing, sizes[dims[0]])]
+        return [_from_entry(obj, dims[0], spacing, sizes[dims[0]], unit)]
     raise TypeError(
         f"spacing must be a number, a list with one entry per dim ({list(dims)}) or a mapping, "
         f"got {type(spacing).__name__}"

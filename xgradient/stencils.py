@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BlockPlan", "FirstDerivativePlan", "plan_first_derivative"]
+__all__ = [
+    "BlockPlan",
+    "FirstDerivativePlan",
+    "WeightedBlockPlan",
+    "WeightedPlan",
+    "finite_difference_weights",
+    "plan_first_derivative",
+    "plan_weighted",
+]
 
 
 @dataclass(frozen=True)
@@ -125,3 +133,174 @@ def plan_first_derivative(
             return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(dx[0]))
         return FirstDerivativePlan(n=n, edge_order=edge_order, dx=dx)
     return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(step))
+
+
+def finite_difference_weights(nodes: np.ndarray, order: int) -> np.ndarray:
+    """Weights of the ``order``-th derivative at 0 from values at ``nodes``.
+
+    Fornberg's recurrence (Math. Comp. 51, 1988), vectorised over many
+    stencils at once: ``nodes`` has shape ``(points, width)`` and holds each
+    stencil's node positions *relative to the point* where the derivative is
+    wanted.  The result has the same shape; ``(weights * f(x0 + nodes)).sum(-1)``
+    approximates the derivative, exactly for polynomials of degree
+    ``width - 1``.
+
+    Examples
+    --------
+    >>> finite_difference_weights(np.array([[-1.0, 0.0, 1.0]]), 1)
+    array([[-0.5,  0. ,  0.5]])
+    >>> finite_difference_weights(np.array([[-1.0, 0.0, 1.0]]), 2)
+    array([[ 1., -2.,  1.]])
+    """
+    nodes = np.asarray(nodes, dtype=np.float64)
+    points, width = nodes.shape
+    # c[:, j, k]: weight of node j for the k-th derivative, using nodes 0..i.
+    c = np.zeros((points, width, order + 1))
+    c[:, 0, 0] = 1.0
+    c1 = np.ones(points)
+    c4 = nodes[:, 0].copy()
+    for i in range(1, width):
+        mn = min(i, order)
+        c2 = np.ones(points)
+        c5 = c4
+        c4 = nodes[:, i].copy()
+        for j in range(i):
+            c3 = nodes[:, i] - nodes[:, j]
+            c2 = c2 * c3
+            if j == i - 1:
+                for k in range(mn, 0, -1):
+                    c[:, i, k] = c1 * (k * c[:, i - 1, k - 1] - c5 * c[:, i - 1, k]) / c2
+                c[:, i, 0] = -c1 * c5 * c[:, i - 1, 0] / c2
+            for k in range(mn, 0, -1):
+                c[:, j, k] = (c4 * c[:, j, k] - k * c[:, j, k - 1]) / c3
+            c[:, j, 0] = c4 * c[:, j, 0] / c3
+        c1 = c2
+    return c[:, :, order]
+
+
+@dataclass(frozen=True)
+class WeightedBlockPlan:
+    """The slice of a :class:`WeightedPlan` that one block needs.
+
+    ``weights[i]`` are the interior weights of the block's point ``i``, applied
+    to extended-block cells ``left + i - radius ... left + i + radius``.  Points
+    listed in ``edges`` as ``(i, start, weights)`` use those one-sided weights
+    on extended cells ``start, start + 1, ...`` instead.
+    """
+
+    weights: np.ndarray
+    radius: int
+    left: int
+    right: int
+    interior: tuple[int, int]
+    edges: tuple[tuple[int, int, np.ndarray], ...]
+
+
+@dataclass(frozen=True)
+class WeightedPlan:
+    """General finite-difference weights for one dimension, chosen once for it.
+
+    Used for what numpy.gradient does not do: periodic dimensions,
+    fourth-order stencils and second derivatives.  Interior points use a
+    centred stencil of ``2 * radius + 1`` points; on a non-periodic dimension
+    the first and last ``radius`` points use one-sided stencils (``edges``).
+    """
+
+    n: int
+    radius: int
+    periodic: bool
+    weights: np.ndarray
+    edges: tuple[tuple[int, int, np.ndarray], ...] = ()
+
+    @property
+    def halo(self) -> int:
+        return self.radius
+
+    def _interior(self, start: int, stop: int) -> tuple[int, int]:
+        if self.periodic:
+            return start, stop
+        return max(start, self.radius), min(stop, self.n - self.radius)
+
+    def support(self, start: int, stop: int) -> tuple[int, int]:
+        """Global index range ``[lo, hi)`` needed for points ``[start, stop)``.
+
+        On periodic dims the range may extend below 0 or beyond ``n``: those
+        cells wrap around.
+        """
+        a, b = self._interior(start, stop)
+        lo, hi = (a - self.radius, b + self.radius) if b > a else (start, stop)
+        for i, j, w in self.edges:
+            if start <= i < stop:
+                lo, hi = min(lo, j), max(hi, j + len(w))
+        return lo, hi
+
+    def block(self, start: int, stop: int) -> WeightedBlockPlan:
+        lo, hi = self.support(start, stop)
+        a, b = self._interior(start, stop)
+        edges = tuple((i - start, j - lo, w) for i, j, w in self.edges if start <= i < stop)
+        return WeightedBlockPlan(
+            weights=self.weights[start:stop].copy(),
+            radius=self.radius,
+            left=start - lo,
+            right=hi - stop,
+            interior=(a - start, max(a, b) - start),
+            edges=edges,
+        )
+
+
+def _extended_positions(positions: np.ndarray, period: float, radius: int) -> np.ndarray:
+    """Positions with ``radius`` wrapped-around points added at each end."""
+    sign = 1.0 if positions[-1] > positions[0] else -1.0
+    before = positions[-radius:] - sign * period
+    after = positions[:radius] + sign * period
+    return np.concatenate([before, positions, after])
+
+
+def plan_weighted(
+    positions: np.ndarray,
+    *,
+    order: int = 1,
+    accuracy: int = 2,
+    periodic: bool = False,
+    period: float | None = None,
+) -> WeightedPlan:
+    """Finite-difference weights for the ``order``-th derivative at every point.
+
+    Interior points use the centred stencil of ``accuracy + 1`` points
+    (``accuracy`` must be even), with weights computed for the actual,
+    possibly non-uniform, positions.  On a non-periodic dimension the points
+    near each end use one-sided stencils of ``accuracy + order`` points, which
+    keeps the formal order of accuracy there; on a periodic one the stencil
+    wraps around with the spacing ``period - |last - first|`` across the seam.
+
+    Examples
+    --------
+    >>> plan = plan_weighted(np.arange(6.0), order=2)
+    >>> plan.weights[2].round(12).tolist()
+    [1.0, -2.0, 1.0]
+    >>> [(i, start, w.round(12).tolist()) for i, start, w in plan.edges][0]
+    (0, 0, [2.0, -5.0, 4.0, -1.0])
+    """
+    positions = np.asarray(positions, dtype=np.float64)
+    n = positions.shape[0]
+    radius = accuracy // 2
+    width = 2 * radius + 1
+    index = np.arange(n)
+    if periodic:
+        ext = _extended_positions(positions, period, radius)
+        nodes = np.stack([ext[index + k] for k in range(width)], axis=1)
+        weights = finite_difference_weights(nodes - positions[:, None], order)
+        return WeightedPlan(n=n, radius=radius, periodic=True, weights=weights)
+    weights = np.zeros((n, width))
+    inner = index[radius : n - radius]
+    if inner.size:
+        nodes = np.stack([positions[inner - radius + k] for k in range(width)], axis=1)
+        weights[inner] = finite_difference_weights(nodes - positions[inner, None], order)
+    edge_width = accuracy + order
+    edges = []
+    for i in [*range(radius), *range(max(radius, n - radius), n)]:
+        start = 0 if i < radius else n - edge_width
+        nodes = positions[start : start + edge_width] - positions[i]
+        w = finite_difference_weights(nodes[None, :], order)[0]
+        edges.append((int(i), int(start), w))
+    return WeightedPlan(n=n, radius=radius, periodic=False, weights=weights, edges=tuple(edges))
