@@ -17,6 +17,7 @@ compile cost is paid once per machine, not once per session.
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any
 
@@ -162,8 +163,8 @@ def _interior_weights(plan: BlockPlan, m: int) -> tuple[np.ndarray, np.ndarray, 
 
 def _as3d(x: np.ndarray, axis: int) -> np.ndarray:
     shape = x.shape
-    pre = int(np.prod(shape[:axis], dtype=np.int64))
-    post = int(np.prod(shape[axis + 1 :], dtype=np.int64))
+    pre = math.prod(shape[:axis])
+    post = math.prod(shape[axis + 1 :])
     return x.reshape(pre, shape[axis], post)
 
 
@@ -200,11 +201,22 @@ def first_derivative(
             center.size >= PARALLEL_MIN_SIZE
             and threading.current_thread() is threading.main_thread()
         )
+    if center.ndim > 1 and center.flags.f_contiguous and not center.flags.c_contiguous:
+        # A Fortran-ordered block is a C-ordered one with the axes reversed.
+        def flip(a: Any) -> Any:
+            return None if a is None else a.T
+
+        out = first_derivative(
+            center.T, center.ndim - 1 - axis, plan, flip(left), flip(right), parallel=parallel
+        )
+        return None if out is None else out.T
     m = center.shape[axis]
-    c3 = _as3d(center, axis)
+    # Contiguous operands keep a single, vectorised specialisation of each
+    # kernel; halos are thin, so making them contiguous costs nothing.
+    c3 = np.ascontiguousarray(_as3d(center, axis))
     empty = np.empty((c3.shape[0], 0, c3.shape[2]), dtype=c3.dtype)
-    l3 = empty if left is None else _as3d(left.astype(c3.dtype, copy=False), axis)
-    r3 = empty if right is None else _as3d(right.astype(c3.dtype, copy=False), axis)
+    l3 = empty if left is None else np.ascontiguousarray(_as3d(left, axis), dtype=c3.dtype)
+    r3 = empty if right is None else np.ascontiguousarray(_as3d(right, axis), dtype=c3.dtype)
     out = np.empty(center.shape, dtype=c3.dtype)
     o3 = out.reshape(c3.shape)
     i0 = 1 if plan.at_start else 0

@@ -103,6 +103,12 @@ def _differentiate_variable(
     ax = var.get_axis_num(axis.dim)
     kernel = _kernel_for(plan)
     if _is_dask(data):
+        if any(np.isnan(c) for c in data.chunks[ax]):
+            raise ValueError(
+                f"cannot differentiate {_variable_label(name)} along {axis.dim!r}: its chunk "
+                "sizes along that dimension are unknown; call .compute_chunk_sizes() on the "
+                "dask array first"
+            )
         out = apply_chunked(data, ax, plan, kernel, dtype)
     else:
         if not hasattr(data, "__array_namespace__") and not isinstance(data, np.ndarray):

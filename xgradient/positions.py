@@ -292,7 +292,7 @@ def resolve_positions(
             else _default(obj, d, sizes[d])
             for d in dims
         ]
-    if np.ndim(spacing) == 0 and not isinstance(spacing, (list, tuple)):
+    if not isinstance(spacing, (list, tuple)) and np.ndim(spacing) == 0:
         return [Axis(d, step=_check_step(spacing, d)) for d in dims]
     if isinstance(spacing, (list, tuple)):
         if len(spacing) != len(dims):
