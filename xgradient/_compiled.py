@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .stencils import BlockPlan
+from .stencils import BlockPlan, WeightedBlockPlan
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
     import numba
@@ -128,11 +128,93 @@ if numba is not None:
                 for i in range(numba.uint64(lo), numba.uint64(max(lo, hi))):
                     dst[i] = a[i] * row[i - one] + b[i] * row[i] + c[i] * row[i + one]
 
+        @jit
+        def rows_stencil(left, center, right, out, i0, i1, wt):
+            # General weights wt[k, i] on 3-D (pre, m, post) blocks; the sum
+            # is accumulated in float64, term by term in stencil order, as the
+            # reference kernel does, so float32 results match it bit for bit.
+            pre, m, post = center.shape
+            width = wt.shape[0]
+            r = (width - 1) // 2
+            hl = left.shape[1]
+            count = i1 - i0
+            for t in prange(pre * count):
+                p = t // count
+                i = i0 + t % count
+                acc = np.empty(post, dtype=np.float64)
+                for k in range(width):
+                    j = i - r + k
+                    if j < 0:
+                        src = left[p, hl + j]
+                    elif j >= m:
+                        src = right[p, j - m]
+                    else:
+                        src = center[p, j]
+                    wk = wt[k, i]
+                    if k == 0:
+                        for q in range(post):
+                            acc[q] = wk * src[q]
+                    else:
+                        for q in range(post):
+                            acc[q] = acc[q] + wk * src[q]
+                dst = out[p, i]
+                for q in range(post):
+                    dst[q] = acc[q]
+
+        @jit
+        def last_stencil(left, center, right, out, i0, i1, wt):
+            # General weights on 2-D (pre, m) blocks along the last axis.
+            pre, m = center.shape
+            width = wt.shape[0]
+            r = (width - 1) // 2
+            hl = left.shape[1]
+            one = numba.uint64(1)
+            two = numba.uint64(2)
+            # Points whose stencil stays inside the block take the fast path.
+            lo = min(max(i0, r), i1)
+            hi = max(min(i1, m - r), lo)
+            for p in prange(pre):
+                row = center[p]
+                dst = out[p]
+                for i in range(i0, i1):
+                    if lo <= i < hi:
+                        continue
+                    acc = 0.0
+                    for k in range(width):
+                        j = i - r + k
+                        if j < 0:
+                            v = left[p, hl + j]
+                        elif j >= m:
+                            v = right[p, j - m]
+                        else:
+                            v = row[j]
+                        acc = wt[k, i] * v if k == 0 else acc + wt[k, i] * v
+                    dst[i] = acc
+                w0 = wt[0]
+                w1 = wt[1]
+                w2 = wt[2]
+                if width == 3:
+                    for i in range(numba.uint64(lo), numba.uint64(hi)):
+                        dst[i] = w0[i] * row[i - one] + w1[i] * row[i] + w2[i] * row[i + one]
+                else:
+                    w3 = wt[3]
+                    w4 = wt[4]
+                    for i in range(numba.uint64(lo), numba.uint64(hi)):
+                        dst[i] = (
+                            w0[i] * row[i - two]
+                            + w1[i] * row[i - one]
+                            + w2[i] * row[i]
+                            + w3[i] * row[i + one]
+                            + w4[i] * row[i + two]
+                        )
+
         return {
             "rows_uniform": rows_uniform,
             "rows_weighted": rows_weighted,
             "last_uniform": last_uniform,
             "last_weighted": last_weighted,
+            "rows_stencil": rows_stencil,
+            "last_stencil": last_stencil,
         }
 
     _KERNELS = {False: _make_kernels(False), True: _make_kernels(True)}
@@ -168,6 +250,54 @@ def _as3d(x: np.ndarray, axis: int) -> np.ndarray:
     return x.reshape(pre, shape[axis], post)
 
 
+class _Flipped:
+    """A Fortran-ordered block seen as a C-ordered one with its axes reversed."""
+
+    def __init__(self, center: np.ndarray, axis: int, left: Any, right: Any) -> None:
+        self.center = center.T
+        self.axis = center.ndim - 1 - axis
+        self.left = None if left is None else left.T
+        self.right = None if right is None else right.T
+
+
+def _prepare(center: Any, axis: int, left: Any, right: Any, parallel: bool | None) -> Any:
+    """Validate and reshape a block and its halos to contiguous 3-D (pre, m, post) arrays.
+
+    Returns ``None`` when no compiled kernel applies, a :class:`_Flipped`
+    block to retry with for Fortran-ordered data, or ``(c3, l3, r3, parallel)``.
+    """
+    if numba is None or not isinstance(center, np.ndarray):
+        return None
+    if any(h is not None and not isinstance(h, np.ndarray) for h in (left, right)):
+        return None
+    if center.dtype.kind in "biu":
+        center = center.astype(np.float64)
+    elif center.dtype not in _DTYPES:
+        return None
+    if center.dtype.byteorder not in "=|" or center.size == 0:
+        return None
+    if center.ndim > 1 and center.flags.f_contiguous and not center.flags.c_contiguous:
+        return _Flipped(center, axis, left, right)
+    if parallel is None:
+        # Threads only from the main thread: inside Dask tasks (or any other
+        # pool) the scheduler already keeps the cores busy.
+        parallel = (
+            center.size >= PARALLEL_MIN_SIZE
+            and threading.current_thread() is threading.main_thread()
+        )
+    # Contiguous operands keep a single, vectorised specialisation of each
+    # kernel; halos are thin, so making them contiguous costs nothing.
+    c3 = np.ascontiguousarray(_as3d(center, axis))
+    empty = np.empty((c3.shape[0], 0, c3.shape[2]), dtype=c3.dtype)
+    l3 = empty if left is None else np.ascontiguousarray(_as3d(left, axis), dtype=c3.dtype)
+    r3 = empty if right is None else np.ascontiguousarray(_as3d(right, axis), dtype=c3.dtype)
+    return c3, l3, r3, bool(parallel)
+
+
+def _2d(a: np.ndarray) -> np.ndarray:
+    return a.reshape(a.shape[:2])
+
+
 def first_derivative(
     center: Any,
     axis: int,
@@ -180,59 +310,31 @@ def first_derivative(
     """Compiled numpy.gradient on one block, or ``None`` when it does not apply.
 
     ``parallel=None`` uses threads for large blocks, but only from the main
-    thread: inside Dask tasks (or any other thread pool) the kernel stays on
-    its own thread, so the scheduler's parallelism is not oversubscribed.
+    thread, so a Dask scheduler's parallelism is not oversubscribed.
     """
-    if numba is None or not isinstance(center, np.ndarray):
+    prepared = _prepare(center, axis, left, right, parallel)
+    if prepared is None:
         return None
-    if any(h is not None and not isinstance(h, np.ndarray) for h in (left, right)):
-        return None
-    dtype = center.dtype
-    if dtype.kind in "biu":
-        center = center.astype(np.float64)
-        left = None if left is None else left.astype(np.float64)
-        right = None if right is None else right.astype(np.float64)
-    elif dtype not in _DTYPES:
-        return None
-    if center.dtype.byteorder not in "=|" or center.size == 0:
-        return None
-    if parallel is None:
-        parallel = (
-            center.size >= PARALLEL_MIN_SIZE
-            and threading.current_thread() is threading.main_thread()
-        )
-    if center.ndim > 1 and center.flags.f_contiguous and not center.flags.c_contiguous:
-        # A Fortran-ordered block is a C-ordered one with the axes reversed.
-        def flip(a: Any) -> Any:
-            return None if a is None else a.T
-
+    if isinstance(prepared, _Flipped):
         out = first_derivative(
-            center.T, center.ndim - 1 - axis, plan, flip(left), flip(right), parallel=parallel
+            prepared.center, prepared.axis, plan, prepared.left, prepared.right, parallel=parallel
         )
         return None if out is None else out.T
-    m = center.shape[axis]
-    # Contiguous operands keep a single, vectorised specialisation of each
-    # kernel; halos are thin, so making them contiguous costs nothing.
-    c3 = np.ascontiguousarray(_as3d(center, axis))
-    empty = np.empty((c3.shape[0], 0, c3.shape[2]), dtype=c3.dtype)
-    l3 = empty if left is None else np.ascontiguousarray(_as3d(left, axis), dtype=c3.dtype)
-    r3 = empty if right is None else np.ascontiguousarray(_as3d(right, axis), dtype=c3.dtype)
+    c3, l3, r3, parallel = prepared
+    m = c3.shape[1]
     out = np.empty(center.shape, dtype=c3.dtype)
     o3 = out.reshape(c3.shape)
     i0 = 1 if plan.at_start else 0
     i1 = m - (1 if plan.at_end else 0)
-    kernels = _KERNELS[bool(parallel)]
+    kernels = _KERNELS[parallel]
     if i1 > i0:
         last = c3.shape[2] == 1
-        squeeze = (lambda a: a.reshape(a.shape[:2])) if last else (lambda a: a)
-        args = [squeeze(l3), squeeze(c3), squeeze(r3), squeeze(o3), i0, i1]
+        operands = [_2d(a) for a in (l3, c3, r3, o3)] if last else [l3, c3, r3, o3]
         if plan.dx is None:
-            name = "uniform"
-            args.append(2.0 * np.float64(plan.step))
+            name, weights = "uniform", (2.0 * np.float64(plan.step),)
         else:
-            name = "weighted"
-            args.extend(_interior_weights(plan, m))
-        kernels[("last_" if last else "rows_") + name](*args)
+            name, weights = "weighted", _interior_weights(plan, m)
+        kernels[("last_" if last else "rows_") + name](*operands, i0, i1, *weights)
     if plan.at_start or plan.at_end:
         _write_edges(center, axis, plan, left, right, out)
     return out
@@ -247,11 +349,13 @@ def _write_edges(
     out: np.ndarray,
 ) -> None:
     """Fill the one-sided edge points with the reference formulas on a thin window."""
-    from .kernels import _edge
+    from .kernels import _edge, _window
 
+    pieces = [p for p in (left, center, right) if p is not None and p.shape[axis] > 0]
+    if center.dtype.kind in "biu":
+        pieces = [p.astype(np.float64) for p in pieces]
     width = plan.edge_order + 1
     m = center.shape[axis]
-    pieces = [p for p in (left, center, right) if p is not None and p.shape[axis] > 0]
     index = [slice(None)] * center.ndim
     if plan.at_start:
         window = _window(pieces, axis, 0, width)
@@ -264,23 +368,46 @@ def _write_edges(
         out[tuple(index)] = _edge(window, axis, plan, np, start=False, length=width)
 
 
-def _window(pieces: list[np.ndarray], axis: int, start: int, stop: int) -> np.ndarray:
-    """Cells ``[start, stop)`` of the concatenation of ``pieces``, without concatenating it all."""
-    taken = []
-    offset = 0
-    for p in pieces:
-        n = p.shape[axis]
-        a, b = max(start - offset, 0), min(stop - offset, n)
-        if b > a:
-            index = [slice(None)] * p.ndim
-            index[axis] = slice(a, b)
-            taken.append(p[tuple(index)])
-        offset += n
-    return taken[0] if len(taken) == 1 else np.concatenate(taken, axis=axis)
-
-
 def weighted_stencil(
-    center: Any, axis: int, plan: Any, left: Any, right: Any, *, parallel: bool | None = None
+    center: Any,
+    axis: int,
+    plan: WeightedBlockPlan,
+    left: Any,
+    right: Any,
+    *,
+    parallel: bool | None = None,
 ) -> np.ndarray | None:
-    """Compiled weighted stencil, or ``None`` when it does not apply (not compiled yet)."""
-    return None
+    """Compiled :func:`xgradient.kernels.weighted_stencil_reference`, or ``None``.
+
+    Interior points are compiled (three- or five-point stencils); the few
+    one-sided points at a dimension's ends reuse the reference formulas.
+    """
+    prepared = _prepare(center, axis, left, right, parallel)
+    if prepared is None:
+        return None
+    if isinstance(prepared, _Flipped):
+        out = weighted_stencil(
+            prepared.center, prepared.axis, plan, prepared.left, prepared.right, parallel=parallel
+        )
+        return None if out is None else out.T
+    c3, l3, r3, parallel = prepared
+    if plan.weights.shape[1] not in (3, 5):
+        return None
+    out = np.empty(center.shape, dtype=c3.dtype)
+    o3 = out.reshape(c3.shape)
+    i0, i1 = plan.interior
+    if i1 > i0:
+        wt = np.ascontiguousarray(plan.weights.T)
+        kernels = _KERNELS[bool(parallel)]
+        if c3.shape[2] == 1:
+            kernels["last_stencil"](_2d(l3), _2d(c3), _2d(r3), _2d(o3), i0, i1, wt)
+        else:
+            kernels["rows_stencil"](l3, c3, r3, o3, i0, i1, wt)
+    if plan.edges:
+        from .kernels import _edge_rules
+
+        pieces = [p for p in (left, center, right) if p is not None and p.shape[axis] > 0]
+        if center.dtype.kind in "biu":
+            pieces = [p.astype(np.float64) for p in pieces]
+        _edge_rules(pieces, axis, plan, out)
+    return out

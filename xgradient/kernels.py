@@ -245,15 +245,38 @@ def weighted_stencil_reference(
         index = [slice(None)] * g.ndim
         index[axis] = slice(first, last)
         out[tuple(index)] = acc
+    _edge_rules([g], axis, plan, out)
+    return out
+
+
+def _window(pieces: list[Any], axis: int, start: int, stop: int) -> Any:
+    """Cells ``[start, stop)`` of the concatenation of ``pieces``, without concatenating it all."""
+    taken = []
+    offset = 0
+    for p in pieces:
+        n = p.shape[axis]
+        a, b = max(start - offset, 0), min(stop - offset, n)
+        if b > a:
+            taken.append(_take(p, axis, a, b))
+        offset += n
+    return taken[0] if len(taken) == 1 else _namespace(taken[0]).concatenate(taken, axis=axis)
+
+
+def _edge_rules(pieces: list[Any], axis: int, plan: WeightedBlockPlan, out: Any) -> None:
+    """Write the one-sided points of ``plan.edges`` into ``out``.
+
+    ``pieces`` together form the extended block (left halo, block, right
+    halo); each rule's cells are cut from them as a thin window.
+    """
     for i, start, weights in plan.edges:
+        window = _window(pieces, axis, start, start + len(weights))
         acc = None
         for k, w in enumerate(weights):
-            term = np.float64(w) * _take(g, axis, start + k, start + k + 1)
+            term = np.float64(w) * _take(window, axis, k, k + 1)
             acc = term if acc is None else acc + term
-        index = [slice(None)] * g.ndim
+        index = [slice(None)] * out.ndim
         index[axis] = slice(i, i + 1)
         out[tuple(index)] = acc
-    return out
 
 
 def weighted_stencil(
