@@ -172,6 +172,7 @@ def _plan(obj: xr.DataArray | xr.Dataset, axis: Axis, options: Options) -> Any:
         accuracy=options.accuracy,
         periodic=periodic,
         period=period,
+        step=axis.step,
     )
 
 

@@ -287,9 +287,9 @@ def resolve_positions(
                 f"({list(dims)})"
             )
         return [
-            _from_entry(obj, d, spacing[d], sizes[d])
+            _from_entry(obj, d, spacing[d], sizes[d], unit)
             if d in spacing
-            else _default(obj, d, sizes[d])
+            else _default(obj, d, sizes[d], unit)
             for d in dims
         ]
     if not isinstance(spacing, (list, tuple)) and np.ndim(spacing) == 0:

@@ -263,6 +263,7 @@ def plan_weighted(
     accuracy: int = 2,
     periodic: bool = False,
     period: float | None = None,
+    step: float | None = None,
 ) -> WeightedPlan:
     """Finite-difference weights for the ``order``-th derivative at every point.
 
@@ -273,12 +274,17 @@ def plan_weighted(
     keeps the formal order of accuracy there; on a periodic one the stencil
     wraps around with the spacing ``period - |last - first|`` across the seam.
 
+    A uniform ``step`` (or positions whose differences are all equal, as
+    numpy.gradient decides it) gives every point the *same* weights, computed
+    once from the step: the result then commutes exactly with shifts of the
+    data along a periodic dimension.
+
     Examples
     --------
     >>> plan = plan_weighted(np.arange(6.0), order=2)
-    >>> plan.weights[2].round(12).tolist()
+    >>> plan.weights[2].tolist()
     [1.0, -2.0, 1.0]
-    >>> [(i, start, w.round(12).tolist()) for i, start, w in plan.edges][0]
+    >>> [(i, start, w.tolist()) for i, start, w in plan.edges][0]
     (0, 0, [2.0, -5.0, 4.0, -1.0])
     """
     positions = np.asarray(positions, dtype=np.float64)
@@ -286,6 +292,14 @@ def plan_weighted(
     radius = accuracy // 2
     width = 2 * radius + 1
     index = np.arange(n)
+    if step is None:
+        dx = np.diff(positions)
+        if (dx == dx[0]).all():
+            step = float(dx[0])
+    if step is not None and periodic and not np.isclose(period, n * abs(step), rtol=1e-12, atol=0):
+        step = None  # the seam is wider or narrower than the other steps
+    if step is not None:
+        return _plan_uniform(n, step, order, accuracy, periodic)
     if periodic:
         ext = _extended_positions(positions, period, radius)
         nodes = np.stack([ext[index + k] for k in range(width)], axis=1)
@@ -296,11 +310,29 @@ def plan_weighted(
     if inner.size:
         nodes = np.stack([positions[inner - radius + k] for k in range(width)], axis=1)
         weights[inner] = finite_difference_weights(nodes - positions[inner, None], order)
-    edge_width = accuracy + order
     edges = []
-    for i in [*range(radius), *range(max(radius, n - radius), n)]:
-        start = 0 if i < radius else n - edge_width
-        nodes = positions[start : start + edge_width] - positions[i]
-        w = finite_difference_weights(nodes[None, :], order)[0]
-        edges.append((int(i), int(start), w))
+    for i in _edge_points(n, radius):
+        start = 0 if i < radius else n - accuracy - order
+        nodes = positions[start : start + accuracy + order] - positions[i]
+        edges.append((i, start, finite_difference_weights(nodes[None, :], order)[0]))
+    return WeightedPlan(n=n, radius=radius, periodic=False, weights=weights, edges=tuple(edges))
+
+
+def _edge_points(n: int, radius: int) -> list[int]:
+    return [*range(radius), *range(max(radius, n - radius), n)]
+
+
+def _plan_uniform(n: int, step: float, order: int, accuracy: int, periodic: bool) -> WeightedPlan:
+    """:func:`plan_weighted` for uniform spacing: one set of weights for all points."""
+    radius = accuracy // 2
+    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
+    centred = finite_difference_weights(offsets[None, :] * step, order)[0]
+    weights = np.broadcast_to(centred, (n, 2 * radius + 1))
+    if periodic:
+        return WeightedPlan(n=n, radius=radius, periodic=True, weights=weights)
+    edges = []
+    for i in _edge_points(n, radius):
+        start = 0 if i < radius else n - accuracy - order
+        nodes = (np.arange(start, start + accuracy + order, dtype=np.float64) - i) * step
+        edges.append((i, start, finite_difference_weights(nodes[None, :], order)[0]))
     return WeightedPlan(n=n, radius=radius, periodic=False, weights=weights, edges=tuple(edges))
