@@ -233,10 +233,12 @@ def _interior_weights(plan: BlockPlan, m: int) -> tuple[np.ndarray, np.ndarray, 
     first = 1 if lo < 0 else 0
     dx1[first:] = dx[lo + first : lo + m]
     dx2[: m - (1 if plan.at_end else 0)] = dx[plan.left : plan.left + m - (1 if plan.at_end else 0)]
+    # The placeholder repeats the point's other spacing, so the discarded
+    # weights are finite (a fixed placeholder could cancel it: dx1 + dx2 == 0).
     if first:
-        dx1[0] = 1.0
+        dx1[0] = dx2[0]
     if plan.at_end:
-        dx2[m - 1] = 1.0
+        dx2[m - 1] = dx1[m - 1]
     a = -(dx2) / (dx1 * (dx1 + dx2))
     b = (dx2 - dx1) / (dx1 * dx2)
     c = dx1 / (dx2 * (dx1 + dx2))

@@ -73,6 +73,10 @@ def _run_block(
     return kernel(center, axis, plan, _join(left, axis), _join(right, axis))
 
 
+def _empty_result(block: Any, dtype: np.dtype) -> Any:
+    return block.astype(dtype)
+
+
 def _axis_slice(ndim: int, axis: int, start: int, stop: int) -> tuple[slice, ...]:
     index = [slice(None)] * ndim
     index[axis] = slice(start, stop)
@@ -148,11 +152,18 @@ def apply_chunked(x: Any, axis: int, stencil: Any, kernel: Kernel, dtype: np.dty
     layouts = []
     for j in range(len(chunks)):
         start, stop = bounds[j], bounds[j + 1]
+        if start == stop:
+            layouts.append(None)
+            continue
         lo, hi = stencil.support(start, stop)
         left = list(halo_pieces(bounds, lo, start))
         right = list(halo_pieces(bounds, stop, hi))
         layouts.append((stencil.block(start, stop), left, right))
     for idx in itertools.product(*(range(len(c)) for c in x.chunks)):
+        if chunks[idx[axis]] == 0:
+            # An empty block has no points to differentiate (and no edge).
+            dsk[(name, *idx)] = (_empty_result, (x.name, *idx), np.dtype(dtype))
+            continue
         plan, left, right = layouts[idx[axis]]
         sides = []
         for side, pieces in enumerate((left, right)):

@@ -42,9 +42,11 @@ def result_dtype(dtype: np.dtype) -> np.dtype:
     (dtype('float64'), dtype('float32'))
     """
     dtype = np.dtype(dtype)
-    if np.issubdtype(dtype, np.inexact):
+    # By kind, not issubdtype: numpy counts timedelta64 as an integer type,
+    # and differentiating raw tick counts would silently depend on the unit.
+    if dtype.kind in "fc":
         return dtype
-    if np.issubdtype(dtype, np.integer) or dtype == np.bool_:
+    if dtype.kind in "biu":
         return np.dtype(np.float64)
     raise TypeError(f"cannot differentiate data of dtype {dtype}")
 

@@ -1,0 +1,91 @@
+"""Hypothesis strategies: shapes, chunkings and strictly monotonic positions."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+__all__ = ["chunkings", "positions", "positions_or_spacing", "shapes"]
+
+
+def shapes(
+    *, min_dims: int = 1, max_dims: int = 3, min_side: int = 1, max_side: int = 8
+) -> st.SearchStrategy[tuple[int, ...]]:
+    """Random array shapes of ``min_dims``..``max_dims`` dims."""
+    return st.lists(st.integers(min_side, max_side), min_size=min_dims, max_size=max_dims).map(
+        tuple
+    )
+
+
+@st.composite
+def chunkings(draw: st.DrawFn, n: int) -> tuple[int, ...]:
+    """A chunking of a dimension of length ``n``: positive chunk sizes summing to ``n``.
+
+    Mixes a single chunk, chunks of one element, regular chunks with a
+    shorter last one, and arbitrary uneven chunks.
+    """
+    if n <= 1:
+        return (n,)
+    kind = draw(st.sampled_from(["single", "ones", "regular", "uneven"]))
+    if kind == "single":
+        return (n,)
+    if kind == "ones":
+        return (1,) * n
+    if kind == "regular":
+        size = draw(st.integers(1, n))
+        return (size,) * (n // size) + ((n % size,) if n % size else ())
+    cuts = sorted(draw(st.sets(st.integers(1, n - 1), min_size=1)))
+    bounds = [0, *cuts, n]
+    return tuple(b - a for a, b in itertools.pairwise(bounds))
+
+
+@st.composite
+def positions(
+    draw: st.DrawFn, n: int, *, uniform: bool | None = None, decreasing: bool | None = None
+) -> np.ndarray:
+    """Strictly monotonic float64 positions of length ``n``.
+
+    ``uniform`` and ``decreasing`` are drawn when not given.  Uniform
+    positions have exactly equal differences (a power-of-two step from an
+    integer start), so that they take numpy's uniform formula; non-uniform
+    ones have random steps of very different sizes.
+    """
+    if uniform is None:
+        uniform = draw(st.booleans())
+    if decreasing is None:
+        decreasing = draw(st.booleans())
+    start = float(draw(st.integers(-1000, 1000)))
+    if uniform:
+        step = 2.0 ** draw(st.integers(-4, 4))
+        x = start + step * np.arange(n, dtype=np.float64)
+        assert n < 2 or (np.diff(x) == step).all()
+    else:
+        steps = draw(
+            st.lists(
+                st.floats(1e-2, 1e2, allow_nan=False, allow_infinity=False),
+                min_size=max(n - 1, 0),
+                max_size=max(n - 1, 0),
+            )
+        )
+        x = start + np.concatenate([[0.0], np.cumsum(steps)])
+    if decreasing:
+        x = x[::-1].copy()
+    steps = np.diff(x)
+    assert (steps > 0).all() or (steps < 0).all()
+    return x
+
+
+@st.composite
+def positions_or_spacing(draw: st.DrawFn, n: int) -> tuple[str, Any]:
+    """How a dimension's points are given: ``("unit", None)``, ``("step", h)`` or
+    ``("coord", positions)`` (uniform or not, increasing or decreasing)."""
+    kind = draw(st.sampled_from(["unit", "step", "coord", "coord"]))
+    if kind == "unit":
+        return kind, None
+    if kind == "step":
+        h = draw(st.sampled_from([0.5, 2.0, 0.1, 3.7, -1.5]))
+        return kind, h
+    return kind, draw(positions(n))
