@@ -208,7 +208,21 @@ if numba is not None:
                             + w4[i] * row[i + two]
                         )
 
+        @jit
+        def edge_difference(f0, f1, f2, dst, h, unused_b, unused_c):
+            # numpy.gradient's first-order edge: (f[1] - f[0]) / h.
+            for q in prange(dst.shape[0]):
+                dst[q] = (f1[q] - f0[q]) / h
+
+        @jit
+        def edge_weights(f0, f1, f2, dst, a, b, c):
+            # numpy.gradient's second-order edge: a f[0] + b f[1] + c f[2].
+            for q in prange(dst.shape[0]):
+                dst[q] = a * f0[q] + b * f1[q] + c * f2[q]
+
         return {
+            "edge_difference": edge_difference,
+            "edge_weights": edge_weights,
             "rows_uniform": rows_uniform,
             "rows_weighted": rows_weighted,
             "last_uniform": last_uniform,
@@ -338,7 +352,7 @@ def first_derivative(
             name, weights = "weighted", _interior_weights(plan, m)
         kernels[("last_" if last else "rows_") + name](*operands, i0, i1, *weights)
     if plan.at_start or plan.at_end:
-        _write_edges(center, axis, plan, left, right, out)
+        _write_edges(center, axis, plan, left, right, out, parallel)
     return out
 
 
@@ -349,25 +363,38 @@ def _write_edges(
     left: np.ndarray | None,
     right: np.ndarray | None,
     out: np.ndarray,
+    parallel: bool,
 ) -> None:
-    """Fill the one-sided edge points with the reference formulas on a thin window."""
-    from .kernels import _edge, _window
+    """Fill the one-sided edge points, compiled, from a thin window at each end.
+
+    With few points along the axis (e.g. 16 pressure levels) the two edge
+    planes are a large share of the array, so they get a fused loop too.
+    """
+    from .kernels import _take, _window, edge_coefficients
 
     pieces = [p for p in (left, center, right) if p is not None and p.shape[axis] > 0]
     if center.dtype.kind in "biu":
         pieces = [p.astype(np.float64) for p in pieces]
     width = plan.edge_order + 1
     m = center.shape[axis]
-    index = [slice(None)] * center.ndim
-    if plan.at_start:
-        window = _window(pieces, axis, 0, width)
-        index[axis] = slice(0, 1)
-        out[tuple(index)] = _edge(window, axis, plan, np, start=True)
-    if plan.at_end:
-        total = sum(p.shape[axis] for p in pieces)
-        window = _window(pieces, axis, total - width, total)
-        index[axis] = slice(m - 1, m)
-        out[tuple(index)] = _edge(window, axis, plan, np, start=False, length=width)
+    total = sum(p.shape[axis] for p in pieces)
+    kernel = _KERNELS[parallel]["edge_difference" if plan.edge_order == 1 else "edge_weights"]
+    ends = ((plan.at_start, True, 0, 0), (plan.at_end, False, total - width, m - 1))
+    for present, start, lo, i in ends:
+        if not present:
+            continue
+        window = _window(pieces, axis, lo, lo + width)
+        rows = [
+            np.ascontiguousarray(_take(window, axis, k, k + 1)).reshape(-1) for k in range(width)
+        ]
+        while len(rows) < 3:
+            rows.append(rows[0])  # unused by the first-order formula
+        target = _take(out, axis, i, i + 1)
+        dst = target.reshape(-1) if target.flags.c_contiguous else np.empty(target.size, out.dtype)
+        coefficients = edge_coefficients(plan, start=start)
+        kernel(*rows, dst, *coefficients, *(0.0,) * (3 - len(coefficients)))
+        if not target.flags.c_contiguous:
+            target[...] = dst.reshape(target.shape)
 
 
 def weighted_stencil(

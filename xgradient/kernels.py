@@ -121,7 +121,7 @@ def first_derivative_reference(
     last = plan.left + size - (1 if plan.at_end else 0)
     out = []
     if plan.at_start:
-        out.append(_edge(g, axis, plan, xp, start=True))
+        out.append(_edge(_take(g, axis, 0, plan.edge_order + 1), axis, plan, start=True))
     if last > first:
         f_prev = _take(g, axis, first - 1, last - 1)
         f_here = _take(g, axis, first, last)
@@ -140,45 +140,49 @@ def first_derivative_reference(
             interior = a * f_prev + b * f_here + c * f_next
         out.append(interior.astype(otype, copy=False))
     if plan.at_end:
-        out.append(_edge(g, axis, plan, xp, start=False, length=length))
+        window = _take(g, axis, length - plan.edge_order - 1, length)
+        out.append(_edge(window, axis, plan, start=False))
     return out[0] if len(out) == 1 else xp.concatenate(out, axis=axis)
 
 
-def _edge(g: Any, axis: int, plan: BlockPlan, xp: Any, *, start: bool, length: int = 0) -> Any:
-    """numpy.gradient's one-sided difference at the first or last point (kept as an axis of 1)."""
-    otype = g.dtype
-    if start:
-        f0, f1, f2 = 0, 1, 2
-        h1 = plan.step if plan.dx is None else plan.dx[0]
-        h2 = plan.step if plan.dx is None else (plan.dx[1] if plan.edge_order == 2 else None)
-    else:
-        f0, f1, f2 = length - 3, length - 2, length - 1
-        h1 = plan.step if plan.dx is None else (plan.dx[-2] if plan.edge_order == 2 else None)
-        h2 = plan.step if plan.dx is None else plan.dx[-1]
-    h1 = None if h1 is None else np.float64(h1)
-    h2 = None if h2 is None else np.float64(h2)
+def edge_coefficients(plan: BlockPlan, *, start: bool) -> tuple[np.float64, ...]:
+    """numpy.gradient's one-sided formula at the dimension's first or last point.
+
+    The formula acts on a window of ``edge_order + 1`` cells at that end.
+    For ``edge_order=1`` it is ``(f[1] - f[0]) / h`` and the result is
+    ``(h,)``; for ``edge_order=2`` it is ``a f[0] + b f[1] + c f[2]`` and the
+    result is ``(a, b, c)``, computed exactly as numpy.gradient computes them.
+    """
+    uniform = plan.dx is None
     if plan.edge_order == 1:
-        if start:
-            val = (_take(g, axis, 1, 2) - _take(g, axis, 0, 1)) / h1
-        else:
-            val = (_take(g, axis, f2, f2 + 1) - _take(g, axis, f1, f1 + 1)) / h2
-        return val.astype(otype, copy=False)
-    if plan.dx is None:
-        a, b, c = (-1.5 / h1, 2.0 / h1, -0.5 / h1) if start else (0.5 / h1, -2.0 / h1, 1.5 / h1)
-    elif start:
+        h = plan.step if uniform else plan.dx[0 if start else -1]
+        return (np.float64(h),)
+    if uniform:
+        h = np.float64(plan.step)
+        return (-1.5 / h, 2.0 / h, -0.5 / h) if start else (0.5 / h, -2.0 / h, 1.5 / h)
+    if start:
+        h1, h2 = np.float64(plan.dx[0]), np.float64(plan.dx[1])
         a = -(2.0 * h1 + h2) / (h1 * (h1 + h2))
         b = (h1 + h2) / (h1 * h2)
         c = -h1 / (h2 * (h1 + h2))
     else:
+        h1, h2 = np.float64(plan.dx[-2]), np.float64(plan.dx[-1])
         a = (h2) / (h1 * (h1 + h2))
         b = -(h2 + h1) / (h1 * h2)
         c = (2.0 * h2 + h1) / (h2 * (h1 + h2))
-    val = (
-        a * _take(g, axis, f0, f0 + 1)
-        + b * _take(g, axis, f1, f1 + 1)
-        + c * _take(g, axis, f2, f2 + 1)
-    )
-    return val.astype(otype, copy=False)
+    return a, b, c
+
+
+def _edge(window: Any, axis: int, plan: BlockPlan, *, start: bool) -> Any:
+    """The one-sided value at one end, from the ``edge_order + 1`` cells there (axis kept)."""
+    coefficients = edge_coefficients(plan, start=start)
+    rows = [_take(window, axis, k, k + 1) for k in range(plan.edge_order + 1)]
+    if plan.edge_order == 1:
+        val = (rows[1] - rows[0]) / coefficients[0]
+    else:
+        a, b, c = coefficients
+        val = a * rows[0] + b * rows[1] + c * rows[2]
+    return val.astype(window.dtype, copy=False)
 
 
 def first_derivative(
