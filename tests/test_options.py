@@ -616,12 +616,19 @@ def test_period_for_a_dim_not_differentiated(order):
         _derivative(_simple(), "x", order, boundary="periodic", period={"y": 10.0})
 
 
-@pytest.mark.parametrize("period", [7.0, 5.0, 0.5])
+@pytest.mark.parametrize("period", [5.0, 0.5])
 @pytest.mark.parametrize("order", [1, 2])
 def test_period_must_exceed_the_span(period, order):
-    # Positions 0..7: the span is 7, so a period of 7 or less cannot hold the seam.
+    # Positions 0..7: the span is 7, so a period of less than 7 cannot hold the seam.
     with pytest.raises(ValueError, match=r"period .* for dimension 'x' must exceed the span"):
         _derivative(_simple(), "x", order, boundary="periodic", period={"x": period})
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_period_equal_to_the_span_means_a_repeated_point(order):
+    # A period of exactly 7 puts the last point (7) on top of the first one (0).
+    with pytest.raises(ValueError, match=r"'x': its last point repeats its first"):
+        _derivative(_simple(), "x", order, boundary="periodic", period={"x": 7.0})
 
 
 @pytest.mark.parametrize("period", [0.0, -360.0, np.inf, np.nan, "360"])
@@ -657,12 +664,12 @@ def test_longitude_not_spanning_360_needs_a_period(attrs, order):
 
 
 def test_longitude_including_both_ends_is_an_error():
-    # 0..360 inclusive: the seam point is repeated, the inferred period is 370.
+    # 0..360 inclusive: the seam point is stored twice.
     lon = np.arange(0.0, 361.0, 10.0)
     obj = xr.DataArray(
         np.zeros(lon.size), dims="lon", coords={"lon": ("lon", lon, {"units": "degrees_east"})}
     )
-    with pytest.raises(ValueError, match=r"longitude dimension 'lon' spans 370 degrees"):
+    with pytest.raises(ValueError, match=r"'lon': its last point repeats its first"):
         obj.grad("lon", boundary="periodic")
 
 
@@ -713,3 +720,19 @@ def test_invalid_datetime_unit(unit):
 def test_errors_on_dask_data_are_raised_before_computing(kwargs, match):
     with no_compute(), pytest.raises(ValueError, match=match):
         _simple().chunk({"x": 2}).grad("x", **kwargs)
+
+
+@pytest.mark.parametrize("period", [None, {"lon": 360.0}])
+def test_repeated_seam_point_is_named_with_the_fix(period):
+    lon = np.arange(-180.0, 180.1, 30.0)  # -180 and 180 are the same meridian
+    obj = xr.DataArray(
+        np.cos(np.deg2rad(lon)),
+        dims="lon",
+        coords={"lon": ("lon", lon, {"units": "degrees_east"})},
+    )
+    with pytest.raises(
+        ValueError, match=r"'lon'.*repeats its first.*isel\(lon=slice\(None, -1\)\)"
+    ):
+        obj.grad("lon", boundary="periodic", period=period)
+    fixed = obj.isel(lon=slice(None, -1)).grad("lon", boundary="periodic", period=period)
+    assert fixed.sizes["lon"] == 12

@@ -121,6 +121,14 @@ def _differentiate_variable(
 def _period(axis: Axis, positions: np.ndarray, given: float | None) -> float:
     """The period of a periodic dim: given, or ``n * step`` for uniform positions."""
     span = abs(positions[-1] - positions[0])
+    repeated = given if given is not None else (360.0 if axis.longitude else None)
+    if repeated is not None and np.isclose(span, repeated, rtol=1e-9, atol=0):
+        # e.g. longitudes -180 ... 180 inclusive: the seam point is stored twice.
+        raise ValueError(
+            f"periodic dimension {axis.dim!r}: its last point repeats its first one period "
+            f"later (span {span:g}); drop the repeated point, e.g. "
+            f".isel({axis.dim}=slice(None, -1))"
+        )
     if given is not None:
         if given <= span:
             raise ValueError(

@@ -185,7 +185,7 @@ def _check_positions(positions: np.ndarray, dim: Hashable, n: int, what: str) ->
         i = int(np.flatnonzero(steps == 0)[0])
         raise ValueError(
             f"{what} for dimension {dim!r} has repeated values "
-            f"(position {positions[i]!r} at indices {i} and {i + 1})"
+            f"(position {float(positions[i])!r} at indices {i} and {i + 1})"
         )
     if not ((steps > 0).all() or (steps < 0).all()):
         raise ValueError(
