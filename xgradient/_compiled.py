@@ -35,6 +35,9 @@ __all__ = ["available", "first_derivative"]
 # Below this many elements, threads cost more than they save.
 PARALLEL_MIN_SIZE = 1 << 18
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# Elements of a row processed together by the row kernels: three input tiles
+# and one output tile (4 x 16 KiB in float32, 4 x 32 KiB in float64) fit in L2.
+TILE = 4096
 
 
 def available() -> bool:
@@ -51,36 +54,43 @@ if numba is not None:
         @jit
         def rows_uniform(left, center, right, out, i0, i1, two_h):
             # 3-D (pre, m, post) blocks, derivative along the middle axis,
-            # contiguous along `post`: one vectorisable loop per output row.
+            # contiguous along `post`.  Work goes tile by tile along `post`
+            # and, within a tile, point by point along the axis: the input
+            # rows' tiles stay in cache between neighbouring points, so each
+            # input element comes from memory once, not two or three times.
             pre, m, post = center.shape
             hl = left.shape[1]
-            count = i1 - i0
-            for t in prange(pre * count):
-                p = t // count
-                i = i0 + t % count
-                prev = left[p, hl - 1] if i == 0 else center[p, i - 1]
-                nxt = right[p, 0] if i == m - 1 else center[p, i + 1]
-                dst = out[p, i]
-                for q in range(post):
-                    dst[q] = (nxt[q] - prev[q]) / two_h
+            tiles = (post + TILE - 1) // TILE
+            for t in prange(pre * tiles):
+                p = t // tiles
+                q0 = (t % tiles) * TILE
+                q1 = min(q0 + TILE, post)
+                for i in range(i0, i1):
+                    prev = left[p, hl - 1] if i == 0 else center[p, i - 1]
+                    nxt = right[p, 0] if i == m - 1 else center[p, i + 1]
+                    dst = out[p, i]
+                    for q in range(q0, q1):
+                        dst[q] = (nxt[q] - prev[q]) / two_h
 
         @jit
         def rows_weighted(left, center, right, out, i0, i1, a, b, c):
             pre, m, post = center.shape
             hl = left.shape[1]
-            count = i1 - i0
-            for t in prange(pre * count):
-                p = t // count
-                i = i0 + t % count
-                prev = left[p, hl - 1] if i == 0 else center[p, i - 1]
-                nxt = right[p, 0] if i == m - 1 else center[p, i + 1]
-                here = center[p, i]
-                dst = out[p, i]
-                wa = a[i]
-                wb = b[i]
-                wc = c[i]
-                for q in range(post):
-                    dst[q] = wa * prev[q] + wb * here[q] + wc * nxt[q]
+            tiles = (post + TILE - 1) // TILE
+            for t in prange(pre * tiles):
+                p = t // tiles
+                q0 = (t % tiles) * TILE
+                q1 = min(q0 + TILE, post)
+                for i in range(i0, i1):
+                    prev = left[p, hl - 1] if i == 0 else center[p, i - 1]
+                    nxt = right[p, 0] if i == m - 1 else center[p, i + 1]
+                    here = center[p, i]
+                    dst = out[p, i]
+                    wa = a[i]
+                    wb = b[i]
+                    wc = c[i]
+                    for q in range(q0, q1):
+                        dst[q] = wa * prev[q] + wb * here[q] + wc * nxt[q]
 
         # The middle loops index with unsigned integers: numba then knows
         # `i - 1` cannot be negative, drops its wrap-around check and LLVM
