@@ -440,3 +440,32 @@ def test_dataset_with_dask_variables():
     for name in ("a", "b"):
         assert result[name].chunks == lazy_ds[name].chunks
         assert_array_equal(result[name].values, expected[name].values)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"edge_order": 2},
+        {"accuracy": 4},
+        {"boundary": "periodic"},
+    ],
+    ids=["default", "edge2", "acc4", "periodic"],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32])
+def test_without_numba_the_plain_array_kernels_give_the_same_bits(monkeypatch, options, dtype):
+    from xgradient import _compiled
+
+    rng = np.random.default_rng(3)
+    x = np.cumsum(rng.uniform(0.5, 1.5, 9))
+    obj = xr.DataArray(
+        (rng.standard_normal((4, 9)) * 100).astype(dtype),
+        dims=("y", "x"),
+        coords={"x": x},
+    )
+    compiled = obj.grad("x", **options, period={"x": 20.0} if "boundary" in options else None)
+    monkeypatch.setattr(_compiled, "numba", None)  # as if numba were not installed
+    for data in (obj, obj.chunk(x=2)):
+        plain = data.grad("x", **options, period={"x": 20.0} if "boundary" in options else None)
+        assert plain.dtype == compiled.dtype
+        assert_array_equal(plain.values, compiled.values)
