@@ -1,13 +1,18 @@
-"""Fused compiled kernels (numba) for numpy.gradient's interior stencil.
+"""Fused compiled kernels (numba) for numpy.gradient's stencils and general weights.
 
 Each kernel reads every input element once and writes every output element
 once, with the block and its halo cells passed separately (no concatenation).
-The expressions are numpy.gradient's, evaluated in the same order and without
-``fastmath`` (no reassociation, no fused multiply-add), so results are
-bit-identical to :func:`xgradient.kernels.first_derivative_reference`.
+The expressions are the reference kernels', evaluated in the same order and
+without ``fastmath`` (no reassociation, no fused multiply-add), so results
+are bit-identical to :mod:`xgradient.kernels`' reference functions.
 
-Only the interior points are compiled; the two one-sided edge points of a
-dimension are a thin slice and reuse the reference formulas.
+numpy.gradient's two one-sided edge planes have compiled loops of their own
+(with the reference's coefficients, :func:`xgradient.kernels.edge_coefficients`);
+the few one-sided points of a weighted stencil reuse the reference formulas.
+
+Every kernel exists twice: serial (used inside Dask tasks, whose scheduler
+already keeps the cores busy) and threaded (large in-memory arrays, from the
+main thread only).
 
 numba is optional: without it (or for non-NumPy arrays, complex data, ...)
 :func:`first_derivative` returns ``None`` and the caller uses the reference
@@ -30,7 +35,7 @@ try:  # pragma: no cover - exercised by whichever environment runs the tests
 except ImportError:  # pragma: no cover
     numba = None
 
-__all__ = ["available", "first_derivative"]
+__all__ = ["available", "first_derivative", "weighted_stencil"]
 
 # Below this many elements, threads cost more than they save.
 PARALLEL_MIN_SIZE = 1 << 18
@@ -49,7 +54,14 @@ if numba is not None:
     prange = numba.prange
 
     def _make_kernels(parallel: bool) -> dict[str, Any]:
-        jit = numba.njit(parallel=parallel, cache=True, nogil=True)
+        variant = "parallel" if parallel else "serial"
+
+        def jit(fn: Any) -> Any:
+            # numba's on-disk cache is keyed by the function's qualified name
+            # and source line, not by `parallel`: without distinct names the
+            # serial and the threaded variant would load each other's code.
+            fn.__qualname__ = f"{fn.__name__}_{variant}"
+            return numba.njit(parallel=parallel, cache=True, nogil=True)(fn)
 
         @jit
         def rows_uniform(left, center, right, out, i0, i1, two_h):
@@ -430,14 +442,12 @@ def weighted_stencil(
         )
         return None if out is None else out.T
     c3, l3, r3, parallel = prepared
-    if plan.weights.shape[1] not in (3, 5):
-        return None
     out = np.empty(center.shape, dtype=c3.dtype)
     o3 = out.reshape(c3.shape)
     i0, i1 = plan.interior
     if i1 > i0:
         wt = np.ascontiguousarray(plan.weights.T)
-        kernels = _KERNELS[bool(parallel)]
+        kernels = _KERNELS[parallel]
         if c3.shape[2] == 1:
             kernels["last_stencil"](_2d(l3), _2d(c3), _2d(r3), _2d(o3), i0, i1, wt)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
@@ -109,7 +110,9 @@ def _differentiate_variable(
                 "sizes along that dimension are unknown; call .compute_chunk_sizes() on the "
                 "dask array first"
             )
-        out = apply_chunked(data, ax, plan, kernel, dtype)
+        # Serial kernels in tasks: the scheduler already runs one per core,
+        # whatever thread or process a task lands in.
+        out = apply_chunked(data, ax, plan, functools.partial(kernel, parallel=False), dtype)
     else:
         if not hasattr(data, "__array_namespace__") and not isinstance(data, np.ndarray):
             data = np.asarray(data)

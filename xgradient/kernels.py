@@ -186,12 +186,20 @@ def _edge(window: Any, axis: int, plan: BlockPlan, *, start: bool) -> Any:
 
 
 def first_derivative(
-    center: Any, axis: int, plan: BlockPlan, left: Any = None, right: Any = None
+    center: Any,
+    axis: int,
+    plan: BlockPlan,
+    left: Any = None,
+    right: Any = None,
+    *,
+    parallel: bool | None = None,
 ) -> Any:
     """First derivative of one block: the fused compiled kernel where possible.
 
     Same parameters and result as :func:`first_derivative_reference`, which
     it falls back to for non-NumPy arrays or when numba is not installed.
+    ``parallel`` picks the threaded (``True``) or serial (``False``) compiled
+    kernel; ``None`` threads large arrays, from the main thread only.
 
     Examples
     --------
@@ -204,7 +212,7 @@ def first_derivative(
     """
     from . import _compiled
 
-    fast = _compiled.first_derivative(center, axis, plan, left, right)
+    fast = _compiled.first_derivative(center, axis, plan, left, right, parallel=parallel)
     if fast is not None:
         return fast
     return first_derivative_reference(center, axis, plan, left, right)
@@ -286,9 +294,17 @@ def _edge_rules(pieces: list[Any], axis: int, plan: WeightedBlockPlan, out: Any)
 
 
 def weighted_stencil(
-    center: Any, axis: int, plan: WeightedBlockPlan, left: Any = None, right: Any = None
+    center: Any,
+    axis: int,
+    plan: WeightedBlockPlan,
+    left: Any = None,
+    right: Any = None,
+    *,
+    parallel: bool | None = None,
 ) -> Any:
     """Weighted stencil on one block: compiled where possible, else the reference.
+
+    ``parallel`` as in :func:`first_derivative`.
 
     Examples
     --------
@@ -301,7 +317,7 @@ def weighted_stencil(
     """
     from . import _compiled
 
-    fast = _compiled.weighted_stencil(center, axis, plan, left, right)
+    fast = _compiled.weighted_stencil(center, axis, plan, left, right, parallel=parallel)
     if fast is not None:
         return fast
     return weighted_stencil_reference(center, axis, plan, left, right)
