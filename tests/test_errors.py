@@ -312,3 +312,30 @@ def test_timedelta_data_is_treated_like_in_a_dataset():
     assert "lag" not in lag.to_dataset().grad("x").data_vars
     with pytest.raises(TypeError, match="'lag'"):
         lag.grad("x")
+
+
+def test_period_for_a_dim_that_is_not_periodic_is_named():
+    obj = xr.DataArray(np.arange(6.0) ** 2, dims="x")
+    with pytest.raises(ValueError, match=r"period given for dimension 'x', whose boundary"):
+        obj.grad("x", period={"x": 6.0})
+    with pytest.raises(ValueError, match=r"period given for dimension 'x', whose boundary"):
+        obj.grad("x", boundary={"x": "edge"}, period={"x": 6.0})
+
+
+def test_boolean_period_is_refused():
+    obj = xr.DataArray(np.arange(6.0) ** 2, dims="x")
+    with pytest.raises(ValueError, match=r"period for dimension 'x' must be a positive number"):
+        obj.grad("x", boundary="periodic", period={"x": True})
+
+
+def test_a_bare_coordinate_name_as_spacing_points_to_the_mapping():
+    obj = xr.DataArray(np.arange(6.0) ** 2, dims="x", coords={"xx": ("x", np.arange(6.0))})
+    with pytest.raises(TypeError, match=r"spacing=\{'x': 'xx'\}"):
+        obj.grad("x", spacing="xx")
+
+
+def test_spacing_dataarray_with_other_labels_is_refused():
+    obj = xr.DataArray(np.arange(5.0) ** 2, dims="x", coords={"x": [10, 20, 30, 40, 50]})
+    other = xr.DataArray([0.0, 1, 3, 6, 10], dims="x", coords={"x": [1, 2, 3, 4, 5]})
+    with pytest.raises(ValueError, match=r"spacing for dimension 'x' is labelled with other"):
+        obj.grad("x", spacing={"x": other})

@@ -292,3 +292,31 @@ def test_dataset_variable_encodings_are_dropped(dataset):
     dataset["t"].encoding = {"dtype": "int16", "scale_factor": 0.1}
     result = dataset.grad("x")
     assert result["t"].encoding == {}
+
+
+def test_spacing_dataarray_is_aligned_by_label_not_position():
+    obj = xr.DataArray(np.arange(5.0) ** 2, dims="x", coords={"x": [10, 20, 30, 40, 50]})
+    pos = xr.DataArray([0.0, 1, 3, 6, 10], dims="x", coords={"x": [10, 20, 30, 40, 50]})
+    expected = obj.grad("x", spacing={"x": pos})
+    shuffled = pos.sortby("x", ascending=False)
+    xr.testing.assert_identical(obj.grad("x", spacing={"x": shuffled}), expected)
+    np.testing.assert_array_equal(expected.values, np.gradient(obj.values, pos.values))
+
+
+@pytest.mark.parametrize("options", [{}, {"accuracy": 4}])
+def test_big_endian_data_gives_native_results_on_every_path(options):
+    values = (np.arange(10.0) ** 2).astype(">f8")
+    eager = xr.DataArray(values, dims="x").grad("x", **options)
+    lazy = xr.DataArray(values, dims="x").chunk(x=3).grad("x", **options)
+    assert eager.dtype == lazy.dtype == lazy.compute().dtype == np.dtype("float64")
+    np.testing.assert_array_equal(lazy.values, eager.values)
+
+
+def test_dimensionless_coordinate_keeps_the_data_units():
+    obj = xr.DataArray(
+        np.arange(4.0),
+        dims="s",
+        coords={"s": ("s", [0.0, 0.1, 0.3, 0.6], {"units": "1"})},
+        attrs={"units": "K"},
+    )
+    assert obj.grad("s").attrs["units"] == "K"

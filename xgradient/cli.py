@@ -139,13 +139,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         attrs=ds.attrs,
     )
-    for var in out.variables.values():
+    # The input's packing (dtype, scale_factor, _FillValue...) describes the
+    # input's values, not their derivatives; coordinates keep theirs.
+    for var in out.data_vars.values():
         var.encoding = {}
-    if _is_zarr(args.output):
-        out.to_zarr(args.output, mode="w")
-    else:
-        out.to_netcdf(args.output)
-    ds.close()
+    try:
+        if _is_zarr(args.output):
+            out.to_zarr(args.output, mode="w")
+        else:
+            out.to_netcdf(args.output)
+    finally:
+        ds.close()
     return 0
 
 

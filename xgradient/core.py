@@ -74,8 +74,15 @@ def _check_options(
             raise ValueError(
                 f"period given for dimension {d!r}, which is not differentiated ({dims})"
             )
-        if not isinstance(p, (int, float, np.number)) or not np.isfinite(p) or p <= 0:
+        number = isinstance(p, (int, float, np.number)) and not isinstance(p, (bool, np.bool_))
+        if not number or not np.isfinite(p) or p <= 0:
             raise ValueError(f"period for dimension {d!r} must be a positive number, got {p!r}")
+        periodic = boundary.get(d) if isinstance(boundary, Mapping) else boundary
+        if periodic != "periodic":
+            raise ValueError(
+                f"period given for dimension {d!r}, whose boundary is not 'periodic'; "
+                f"add boundary={{{d!r}: 'periodic'}} or drop the period"
+            )
     return Options(order, int(edge_order), int(accuracy), boundary, dict(period))
 
 

@@ -45,7 +45,7 @@ def result_dtype(dtype: np.dtype) -> np.dtype:
     # By kind, not issubdtype: numpy counts timedelta64 as an integer type,
     # and differentiating raw tick counts would silently depend on the unit.
     if dtype.kind in "fc":
-        return dtype
+        return dtype.newbyteorder("=")  # results are computed in native order
     if dtype.kind in "biu":
         return np.dtype(np.float64)
     raise TypeError(f"cannot differentiate data of dtype {dtype}")

@@ -8,7 +8,7 @@ from typing import Any
 
 __all__ = ["derivative_attrs", "per_unit"]
 
-# A single unit symbol (optionally with an exponent), safe to suffix with "-1".
+# A single unit symbol without exponent, safe to suffix with "-1".
 _SIMPLE_UNIT = re.compile(r"^[A-Za-z_%]+$")
 
 
@@ -56,7 +56,10 @@ def derivative_attrs(
     what = "derivative" if order == 1 else "second derivative"
     out: dict[str, Any] = {"long_name": f"{what} of {_describe(attrs, name)} with respect to {dim}"}
     data_units = attrs.get("units")
-    if isinstance(data_units, str) and data_units.strip() and coord_units:
+    if isinstance(data_units, str) and data_units.strip() and coord_units == "1":
+        # A dimensionless coordinate: the derivative has the data's units.
+        out["units"] = data_units.strip()
+    elif isinstance(data_units, str) and data_units.strip() and coord_units:
         # per_unit ends in "-1"; a second derivative is per unit squared.
         power = per_unit(coord_units)[:-1] + str(order)
         out["units"] = f"{data_units.strip()} {power}"

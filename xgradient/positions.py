@@ -205,6 +205,24 @@ def _check_step(step: Any, dim: Hashable) -> float:
     return value
 
 
+def _aligned(obj: Any, dim: Hashable, entry: xr.DataArray) -> xr.DataArray:
+    """``entry`` in the order of ``obj``'s labels along ``dim``, when both are labelled.
+
+    Like any xarray operation, labels rather than positions decide which
+    value goes where; labels that do not match are an error, not NaNs.
+    """
+    if dim not in entry.indexes or dim not in obj.indexes:
+        return entry
+    mine, theirs = obj.indexes[dim], entry.indexes[dim]
+    if mine.equals(theirs):
+        return entry
+    if len(mine) != len(theirs) or not mine.isin(theirs).all() or theirs.has_duplicates:
+        raise ValueError(
+            f"spacing for dimension {dim!r} is labelled with other {dim!r} values than the data"
+        )
+    return entry.sel({dim: mine})
+
+
 def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int, time_unit: str) -> Axis:
     """An :class:`Axis` from one spacing entry: step, array, DataArray or coord name."""
     what = "spacing"
@@ -223,6 +241,7 @@ def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int, time_unit: str) -> 
                 f"got dims {entry.dims}"
             )
         what = f"coordinate {entry.name!r}" if entry.name is not None else "spacing"
+        entry = _aligned(obj, dim, entry)
         units = _units_of(entry)
         longitude = _is_longitude(entry)
         entry = entry.values
@@ -292,6 +311,11 @@ def resolve_positions(
             else _default(obj, d, sizes[d], unit)
             for d in dims
         ]
+    if isinstance(spacing, str):
+        raise TypeError(
+            f"spacing must be a number, a list or a mapping, got the string {spacing!r}; "
+            f"a coordinate name goes in a mapping: spacing={{{dims[0]!r}: {spacing!r}}}"
+        )
     if not isinstance(spacing, (list, tuple)) and np.ndim(spacing) == 0:
         return [Axis(d, step=_check_step(spacing, d)) for d in dims]
     if isinstance(spacing, (list, tuple)):

@@ -71,11 +71,6 @@ class FirstDerivativePlan:
     step: float | None = None
     dx: np.ndarray | None = None
 
-    @property
-    def halo(self) -> int:
-        """Cells a block needs from each neighbour (away from the ends)."""
-        return 1
-
     def support(self, start: int, stop: int) -> tuple[int, int]:
         """Global index range ``[lo, hi)`` needed to compute points ``[start, stop)``.
 
@@ -211,10 +206,6 @@ class WeightedPlan:
     periodic: bool
     weights: np.ndarray
     edges: tuple[tuple[int, int, np.ndarray], ...] = ()
-
-    @property
-    def halo(self) -> int:
-        return self.radius
 
     def _interior(self, start: int, stop: int) -> tuple[int, int]:
         if self.periodic:
