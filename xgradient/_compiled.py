@@ -392,11 +392,9 @@ def _write_edges(
     With few points along the axis (e.g. 16 pressure levels) the two edge
     planes are a large share of the array, so they get a fused loop too.
     """
-    from .kernels import _take, _window, edge_coefficients
+    from .kernels import _take, _window, edge_coefficients, extended_pieces
 
-    pieces = [p for p in (left, center, right) if p is not None and p.shape[axis] > 0]
-    if center.dtype.kind in "biu":
-        pieces = [p.astype(np.float64) for p in pieces]
+    pieces = extended_pieces(center, axis, left, right)
     width = plan.edge_order + 1
     m = center.shape[axis]
     total = sum(p.shape[axis] for p in pieces)
@@ -453,10 +451,7 @@ def weighted_stencil(
         else:
             kernels["rows_stencil"](l3, c3, r3, o3, i0, i1, wt)
     if plan.edges:
-        from .kernels import _edge_rules
+        from .kernels import _edge_rules, extended_pieces
 
-        pieces = [p for p in (left, center, right) if p is not None and p.shape[axis] > 0]
-        if center.dtype.kind in "biu":
-            pieces = [p.astype(np.float64) for p in pieces]
-        _edge_rules(pieces, axis, plan, out)
+        _edge_rules(extended_pieces(center, axis, left, right), axis, plan, out)
     return out

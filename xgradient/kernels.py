@@ -109,11 +109,7 @@ def first_derivative_reference(
     array([1. , 1.5, 2.5, 3.5, 4. ])
     """
     xp = _namespace(center)
-    otype = result_dtype(center.dtype)
-    pieces = [p for p in (left, center, right) if p is not None and p.shape[axis] > 0]
-    g = pieces[0] if len(pieces) == 1 else xp.concatenate(pieces, axis=axis)
-    if g.dtype != otype:
-        g = g.astype(otype)
+    g = _extended(center, axis, left, right)
     size = center.shape[axis]
     length = g.shape[axis]
     # Interior points, in g's coordinates: [first, last).
@@ -138,7 +134,7 @@ def first_derivative_reference(
             c = dx1 / (dx2 * (dx1 + dx2))
             a, b, c = (_shaped(xp.asarray(w), g.ndim, axis) for w in (a, b, c))
             interior = a * f_prev + b * f_here + c * f_next
-        out.append(interior.astype(otype, copy=False))
+        out.append(interior.astype(g.dtype, copy=False))
     if plan.at_end:
         window = _take(g, axis, length - plan.edge_order - 1, length)
         out.append(_edge(window, axis, plan, start=False))
@@ -218,11 +214,21 @@ def first_derivative(
     return first_derivative_reference(center, axis, plan, left, right)
 
 
-def _extended(center: Any, axis: int, left: Any, right: Any, otype: np.dtype) -> Any:
-    xp = _namespace(center)
+def extended_pieces(center: Any, axis: int, left: Any, right: Any) -> list[Any]:
+    """The non-empty parts of the extended block (left halo, block, right halo).
+
+    Converted to the result dtype (integers and booleans to float64), so
+    that every kernel does its arithmetic on the same numbers.
+    """
+    otype = result_dtype(center.dtype)
     pieces = [p for p in (left, center, right) if p is not None and p.shape[axis] > 0]
-    g = pieces[0] if len(pieces) == 1 else xp.concatenate(pieces, axis=axis)
-    return g if g.dtype == otype else g.astype(otype)
+    return [p if p.dtype == otype else p.astype(otype) for p in pieces]
+
+
+def _extended(center: Any, axis: int, left: Any, right: Any) -> Any:
+    """The extended block as one array (a copy, unless there is no halo)."""
+    pieces = extended_pieces(center, axis, left, right)
+    return pieces[0] if len(pieces) == 1 else _namespace(center).concatenate(pieces, axis=axis)
 
 
 def weighted_stencil_reference(
@@ -246,7 +252,7 @@ def weighted_stencil_reference(
     """
     xp = _namespace(center)
     otype = result_dtype(center.dtype)
-    g = _extended(center, axis, left, right, otype)
+    g = _extended(center, axis, left, right)
     out = xp.empty(center.shape, dtype=otype)
     first, last = plan.interior
     if last > first:
