@@ -152,7 +152,7 @@ def _period(axis: Axis, positions: np.ndarray, given: float | None) -> float:
             f"dimension {axis.dim!r} is periodic with non-uniform positions: "
             f"give its period explicitly, e.g. period={{{axis.dim!r}: 360.0}}"
         )
-    period = abs(positions[-1] - positions[0]) * len(positions) / (len(positions) - 1)
+    period = span * len(positions) / (len(positions) - 1)
     if axis.longitude and not np.isclose(period, 360.0, rtol=1e-9, atol=0):
         raise ValueError(
             f"longitude dimension {axis.dim!r} spans {period:g} degrees with its seam, not 360: "
@@ -164,7 +164,8 @@ def _period(axis: Axis, positions: np.ndarray, given: float | None) -> float:
 def _plan(obj: xr.DataArray | xr.Dataset, axis: Axis, options: Options) -> Any:
     n = obj.sizes[axis.dim]
     periodic = options.boundary_for(axis.dim) == "periodic"
-    if options.order == 1 and options.accuracy == 2 and not periodic:
+    numpy_formulas = options.order == 1 and options.accuracy == 2 and not periodic
+    if numpy_formulas:
         needed, why = options.edge_order + 1, f"edge_order={options.edge_order}"
     elif periodic:
         needed, why = options.accuracy + 1, f"a periodic accuracy={options.accuracy} stencil"
@@ -177,7 +178,7 @@ def _plan(obj: xr.DataArray | xr.Dataset, axis: Axis, options: Options) -> Any:
             f"dimension {axis.dim!r} has {n} point(s), too few for {why}: "
             f"at least {needed} are needed"
         )
-    if options.order == 1 and options.accuracy == 2 and not periodic:
+    if numpy_formulas:
         # numpy.gradient's own formulas, bit for bit.
         return plan_first_derivative(
             n, step=axis.step, positions=axis.positions, edge_order=options.edge_order
