@@ -152,36 +152,54 @@ if numba is not None:
 
         @jit
         def rows_stencil(left, center, right, out, i0, i1, wt):
-            # General weights wt[k, i] on 3-D (pre, m, post) blocks; the sum
-            # is accumulated in float64, term by term in stencil order, as the
+            # General weights wt[k, i] on 3-D (pre, m, post) blocks, tile by
+            # tile along `post` like the row kernels above.  The sum is
+            # accumulated in float64, term by term in stencil order, as the
             # reference kernel does, so float32 results match it bit for bit.
             pre, m, post = center.shape
             width = wt.shape[0]
             r = (width - 1) // 2
             hl = left.shape[1]
-            count = i1 - i0
-            for t in prange(pre * count):
-                p = t // count
-                i = i0 + t % count
-                acc = np.empty(post, dtype=np.float64)
-                for k in range(width):
-                    j = i - r + k
-                    if j < 0:
-                        src = left[p, hl + j]
-                    elif j >= m:
-                        src = right[p, j - m]
-                    else:
-                        src = center[p, j]
-                    wk = wt[k, i]
-                    if k == 0:
-                        for q in range(post):
-                            acc[q] = wk * src[q]
-                    else:
-                        for q in range(post):
-                            acc[q] = acc[q] + wk * src[q]
-                dst = out[p, i]
-                for q in range(post):
-                    dst[q] = acc[q]
+            tiles = (post + TILE - 1) // TILE
+            for t in prange(pre * tiles):
+                p = t // tiles
+                q0 = (t % tiles) * TILE
+                size = min(TILE, post - q0)
+                acc = np.empty(size, dtype=np.float64)
+                for i in range(i0, i1):
+                    for k in range(width):
+                        j = i - r + k
+                        if j < 0:
+                            src = left[p, hl + j, q0 : q0 + size]
+                        elif j >= m:
+                            src = right[p, j - m, q0 : q0 + size]
+                        else:
+                            src = center[p, j, q0 : q0 + size]
+                        wk = wt[k, i]
+                        if k == 0:
+                            for q in range(size):
+                                acc[q] = wk * src[q]
+                        else:
+                            for q in range(size):
+                                acc[q] = acc[q] + wk * src[q]
+                    dst = out[p, i, q0 : q0 + size]
+                    for q in range(size):
+                        dst[q] = acc[q]
+
+        @jit
+        def edge_rule(window, dst, w):
+            # One one-sided point: dst[p, q] = sum_k w[k] window[p, k, q],
+            # accumulated like the reference (float64, in stencil order).
+            pre, length, post = window.shape
+            tiles = (post + TILE - 1) // TILE
+            for t in prange(pre * tiles):
+                p = t // tiles
+                q0 = (t % tiles) * TILE
+                for q in range(q0, min(q0 + TILE, post)):
+                    acc = w[0] * window[p, 0, q]
+                    for k in range(1, length):
+                        acc = acc + w[k] * window[p, k, q]
+                    dst[p, q] = acc
 
         @jit
         def last_stencil(left, center, right, out, i0, i1, wt):
@@ -250,6 +268,7 @@ if numba is not None:
             "last_uniform": last_uniform,
             "last_weighted": last_weighted,
             "rows_stencil": rows_stencil,
+            "edge_rule": edge_rule,
             "last_stencil": last_stencil,
         }
 
@@ -428,8 +447,9 @@ def weighted_stencil(
 ) -> np.ndarray | None:
     """Compiled :func:`xgradient.kernels.weighted_stencil_reference`, or ``None``.
 
-    Interior points are compiled (three- or five-point stencils); the few
-    one-sided points at a dimension's ends reuse the reference formulas.
+    Interior points (three- or five-point stencils) and the few one-sided
+    points at a dimension's ends are compiled, with the reference's
+    arithmetic in the reference's order.
     """
     prepared = _prepare(center, axis, left, right, parallel)
     if prepared is None:
@@ -451,7 +471,28 @@ def weighted_stencil(
         else:
             kernels["rows_stencil"](l3, c3, r3, o3, i0, i1, wt)
     if plan.edges:
-        from .kernels import _edge_rules, extended_pieces
-
-        _edge_rules(extended_pieces(center, axis, left, right), axis, plan, out)
+        _write_edge_rules(center, axis, plan, left, right, out, parallel)
     return out
+
+
+def _write_edge_rules(
+    center: np.ndarray,
+    axis: int,
+    plan: WeightedBlockPlan,
+    left: np.ndarray | None,
+    right: np.ndarray | None,
+    out: np.ndarray,
+    parallel: bool,
+) -> None:
+    """The one-sided points of a weighted plan, compiled, each from a thin window."""
+    from .kernels import _take, _window, extended_pieces
+
+    pieces = extended_pieces(center, axis, left, right)
+    kernel = _KERNELS[parallel]["edge_rule"]
+    for i, start, weights in plan.edges:
+        window = _as3d(_window(pieces, axis, start, start + len(weights)), axis)
+        target = _take(out, axis, i, i + 1)
+        dst = target.reshape(window.shape[0], window.shape[2])
+        kernel(window, dst, np.asarray(weights, dtype=np.float64))
+        if not np.shares_memory(dst, out):  # reshape had to copy: write it back
+            target[...] = dst.reshape(target.shape)
