@@ -8,15 +8,13 @@ invariance and laziness on Dask for every option, and the error messages.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
-import dask
 import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import raise_if_dask_computes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,17 +22,6 @@ import xgradient
 from xgradient import _compiled
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _refuse_to_compute(dsk: Any, keys: Any, **kwargs: Any) -> Any:
-    raise AssertionError("Dask computed something while the lazy result was being built")
-
-
-@contextlib.contextmanager
-def no_compute() -> Iterator[None]:
-    """Fail if Dask computes anything inside the block."""
-    with dask.config.set(scheduler=_refuse_to_compute):
-        yield
 
 
 def taylor_weights(nodes: np.ndarray, order: int) -> np.ndarray:
@@ -499,7 +486,7 @@ def test_every_option_is_chunk_invariant_and_lazy(case):
     if case["period"] is not None:
         kwargs["period"] = {"x": case["period"]}
     expected = _derivative(eager, "x", case["order"], **kwargs)
-    with no_compute():
+    with raise_if_dask_computes():
         out = _derivative(lazy, "x", case["order"], **kwargs)
     assert isinstance(out.data, da.Array)
     assert out.chunks == lazy.chunks
@@ -518,7 +505,7 @@ def test_periodic_accuracy_4_with_tiny_chunks(size, order, n):
     kwargs = {"accuracy": 4, "boundary": "periodic", "period": {"x": float(x[-1] - x[0] + 1.0)}}
     expected = _derivative(eager, "x", order, **kwargs)
     lazy = eager.chunk({"x": size})
-    with no_compute():
+    with raise_if_dask_computes():
         out = _derivative(lazy, "x", order, **kwargs)
     assert out.chunks == lazy.chunks
     np.testing.assert_array_equal(out.values, expected.values)
@@ -550,7 +537,7 @@ def test_boundary_mapping_on_dask_is_chunk_invariant(
         kwargs["period"] = {"x": 4.0}
     expected = _derivative(obj, ["y", "x"], order, **kwargs)
     lazy = obj.chunk({"x": xchunks, "y": ychunks})
-    with no_compute():
+    with raise_if_dask_computes():
         out = _derivative(lazy, ["y", "x"], order, **kwargs)
     for o, e in zip(out, expected, strict=True):
         assert o.chunks == lazy.chunks
@@ -568,7 +555,7 @@ def test_lazy_dataset_with_new_options():
     )
     expected = ds.grad.second("lon", accuracy=4, boundary="periodic")
     lazy = ds.chunk({"lon": 2})
-    with no_compute():
+    with raise_if_dask_computes():
         out = lazy.grad.second("lon", accuracy=4, boundary="periodic")
     for name in ("a", "b"):
         assert out[name].chunks == lazy[name].chunks
@@ -718,7 +705,7 @@ def test_invalid_datetime_unit(unit):
     ],
 )
 def test_errors_on_dask_data_are_raised_before_computing(kwargs, match):
-    with no_compute(), pytest.raises(ValueError, match=match):
+    with raise_if_dask_computes(), pytest.raises(ValueError, match=match):
         _simple().chunk({"x": 2}).grad("x", **kwargs)
 
 

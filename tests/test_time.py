@@ -7,32 +7,17 @@ datetime64 coordinates.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from typing import Any
-
-import dask
 import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import raise_if_dask_computes
 
 import xgradient
 
 pytest.importorskip("cftime")
 
 SECONDS_PER_DAY = 86400.0
-
-
-def _refuse_to_compute(dsk: Any, keys: Any, **kwargs: Any) -> Any:
-    raise AssertionError("Dask computed something while the lazy result was being built")
-
-
-@contextlib.contextmanager
-def no_compute() -> Iterator[None]:
-    """Fail if Dask computes anything inside the block."""
-    with dask.config.set(scheduler=_refuse_to_compute):
-        yield
 
 
 def _gregorian_leap(year: int) -> bool:
@@ -312,7 +297,7 @@ def test_dask_backed_cftime_data_is_lazy_and_chunk_invariant(calendar, chunks, o
     func = xgradient.gradient if order == 1 else xgradient.second_derivative
     expected = func(obj, "time", **kwargs)
     lazy = obj.chunk({"time": chunks, "y": 2})
-    with no_compute():
+    with raise_if_dask_computes():
         out = func(lazy, "time", **kwargs)
     assert isinstance(out.data, da.Array)
     assert out.chunks == lazy.chunks
