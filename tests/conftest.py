@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +17,10 @@ from hypothesis import settings
 # under three minutes on two cores.  No example database is written into the
 # repository.
 settings.register_profile("xgradient", max_examples=50, deadline=None, database=None)
-settings.load_profile("xgradient")
+# In CI the examples are derandomized, so a run is reproducible; locally each
+# run explores new ones.
+settings.register_profile("ci", parent=settings.get_profile("xgradient"), derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "xgradient")
 
 
 def pytest_configure(config: pytest.Config) -> None:
