@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-__all__ = ["chunkings", "positions", "positions_or_spacing", "shapes"]
+__all__ = ["chunkings", "differentiation_cases", "positions", "positions_or_spacing", "shapes"]
 
 
 def shapes(
@@ -18,6 +18,18 @@ def shapes(
     return st.lists(st.integers(min_side, max_side), min_size=min_dims, max_size=max_dims).map(
         tuple
     )
+
+
+@st.composite
+def differentiation_cases(
+    draw: st.DrawFn, *, max_side: int = 7
+) -> tuple[int, tuple[int, ...], int]:
+    """``(edge_order, shape, axis)`` with the differentiated axis long enough for the edges."""
+    edge_order = draw(st.sampled_from([1, 2]), label="edge_order")
+    shape = list(draw(shapes(max_side=max_side), label="shape"))
+    axis = draw(st.integers(0, len(shape) - 1), label="axis")
+    shape[axis] = max(shape[axis], edge_order + 1)
+    return edge_order, tuple(shape), axis
 
 
 @st.composite
