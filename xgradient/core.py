@@ -90,6 +90,15 @@ def _is_dask(data: Any) -> bool:
     return type(data).__module__.startswith("dask.") and hasattr(data, "chunks")
 
 
+def _keeps_its_type(data: Any) -> bool:
+    """Whether in-memory data is differentiated as it is, by the plain-array kernels.
+
+    CuPy arrays (which refuse implicit conversion to NumPy) and arrays of the
+    array API stay on their device; other wrappers are converted to NumPy.
+    """
+    return hasattr(data, "__array_namespace__") or type(data).__module__.startswith("cupy")
+
+
 def _variable_label(name: Hashable | None) -> str:
     return f"variable {name!r}" if name is not None else "the DataArray"
 
@@ -121,7 +130,7 @@ def _differentiate_variable(
         # whatever thread or process a task lands in.
         out = apply_chunked(data, ax, plan, functools.partial(kernel, parallel=False), dtype)
     else:
-        if not hasattr(data, "__array_namespace__") and not isinstance(data, np.ndarray):
+        if not isinstance(data, np.ndarray) and not _keeps_its_type(data):
             data = np.asarray(data)
         out = apply_in_memory(data, ax, plan, kernel)
     attrs = derivative_attrs(var.attrs, name, axis.dim, axis.units, order=order)

@@ -244,7 +244,7 @@ def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int, time_unit: str) -> 
         entry = _aligned(obj, dim, entry)
         units = _units_of(entry)
         longitude = _is_longitude(entry)
-        entry = entry.values
+        entry = entry.to_numpy()  # also from GPU (CuPy) or Dask data
     if np.ndim(entry) == 0:
         return Axis(dim, step=_check_step(entry, dim), units=units)
     positions, time_units = _as_positions(entry, dim, what, time_unit)
@@ -257,7 +257,7 @@ def _default(obj: Any, dim: Hashable, n: int, time_unit: str) -> Axis:
     if dim in obj.coords and obj.coords[dim].dims == (dim,):
         coord = obj.coords[dim]
         what = f"coordinate {dim!r}"
-        positions, time_units = _as_positions(coord.values, dim, what, time_unit)
+        positions, time_units = _as_positions(coord.to_numpy(), dim, what, time_unit)
         _check_positions(positions, dim, n, what)
         return Axis(
             dim,
