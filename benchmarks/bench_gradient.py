@@ -435,10 +435,20 @@ def _nbytes(out: Any) -> int:
 # --------------------------------------------------------------------------- data
 
 
+# Uniform steps: 0.5, whose double is exactly a float32, so xgradient divides
+# float32 data in float32 (as for 1, 0.25, 1000 m, 86400 s: most real steps),
+# and 1 + 2**-30, whose double is not, so float32 data is divided in float64
+# as numpy does (the slow path).  Multiples of both are exact, so their
+# differences are all equal and every library sees a uniform coordinate.
+# float64 data is always divided in float64.
+INEXACT = "uniform*"
+UNIFORM_STEPS = {"uniform": 0.5, INEXACT: 1.0 + 2.0**-30}
+
+
 def positions(n: int, kind: str) -> np.ndarray:
-    """Positions of ``n`` points: uniform (step 0.5) or non-uniform (steps in [0.5, 1.5))."""
-    if kind == "uniform":
-        return np.arange(n, dtype=np.float64) * 0.5
+    """Positions of ``n`` points: uniform (see UNIFORM_STEPS) or non-uniform (steps in [0.5, 1.5))."""
+    if kind in UNIFORM_STEPS:
+        return np.arange(n, dtype=np.float64) * UNIFORM_STEPS[kind]
     steps = np.random.default_rng(n).uniform(0.5, 1.5, n - 1)
     return np.concatenate([[0.0], np.cumsum(steps)])
 
@@ -521,7 +531,7 @@ def metpy_first_derivative(rep: Report) -> Callable[..., Any] | None:
         return None
 
     def call(f: np.ndarray, axis: int, kind: str, coord: np.ndarray) -> Any:
-        kw = {"delta": coord[1] - coord[0]} if kind == "uniform" else {"x": coord}
+        kw = {"delta": coord[1] - coord[0]} if kind in UNIFORM_STEPS else {"x": coord}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return first_derivative(f, axis=axis, **kw)
@@ -639,6 +649,8 @@ def eager_cases(cfg: Config) -> Iterator[tuple[tuple[int, ...], tuple[str, ...],
         for axis in range(3):
             for kind in KINDS:
                 yield cfg.shape3, DIMS3, axis, kind, dtype
+            if dtype == np.float32:
+                yield cfg.shape3, DIMS3, axis, INEXACT, dtype
     # The case of the issue: 2-D float64 along the last dim, non-uniform positions.
     yield cfg.shape2, DIMS2, 1, "non-uniform", np.dtype(np.float64)
 
@@ -673,6 +685,10 @@ def bench_eager(cfg: Config, rep: Report) -> Table:
         "vs numpy: xgradient's result against numpy.gradient's (identical = bit for bit)",
         "MetPy computes second-order one-sided edges (numpy's edge_order=2) and returns "
         "a pint Quantity in float64 whatever the input dtype",
+        "coord: uniform = step 0.5; uniform* = step 1 + 2**-30, whose double is not exactly a "
+        "float32, so float32 data is divided in float64 as numpy does (with step 0.5 xgradient "
+        "divides it in float32, with the same result bit for bit); non-uniform = steps in "
+        "[0.5, 1.5)",
     ]
     fd = metpy_first_derivative(rep)
     arrays: dict[tuple[tuple[int, ...], str], np.ndarray] = {}
@@ -772,7 +788,7 @@ def dask_methods(inp: DaskInput, dim: str, kind: str) -> dict[str, Callable[[], 
     axis = DIMS2.index(dim)
     obj = labelled(d, DIMS2, {dim: kind})
     coord = obj[dim].values
-    spacing = coord[1] - coord[0] if kind == "uniform" else coord
+    spacing = coord[1] - coord[0] if kind in UNIFORM_STEPS else coord
     return {
         "d + 0": lambda: d + 0,
         "xgradient": lambda: xgradient.gradient(obj, dim).data,

@@ -808,3 +808,31 @@ def test_accessor_and_function_agree():
         strict=True,
     ):
         xr.testing.assert_identical(a, b)
+
+
+@settings(max_examples=200)
+@given(
+    bits=st.lists(st.integers(0, 2**32 - 1), min_size=12, max_size=60),
+    step=st.sampled_from([0.5, 3.0, 111000.0, 1e-30, 7e30, 2.0**-140, 0.1, 1 / 3]),
+    edge_order=st.sampled_from([1, 2]),
+    dim=st.sampled_from(["y", "x"]),
+)
+def test_float32_any_values_any_step_bit_for_bit(bits, step, edge_order, dim):
+    # Every float32 bit pattern (subnormals, huge values, infinities, NaNs)
+    # with steps that are exact float32s (the compiled kernels then divide in
+    # float32) and steps that are not (they divide in float64, as numpy).
+    f = np.array(bits, dtype=np.uint32)[: len(bits) // 3 * 3].view(np.float32).reshape(3, -1)
+    f = f if dim == "x" else f.T.copy()
+    if f.shape[1 if dim == "x" else 0] < edge_order + 1:
+        return
+    da = xr.DataArray(f, dims=("y", "x") if dim == "x" else ("x", "y"))
+    result = xgradient.gradient(da, dim, spacing={dim: step}, edge_order=edge_order).values
+    with np.errstate(all="ignore"):
+        expected = np.gradient(
+            f, np.float64(step), axis=da.get_axis_num(dim), edge_order=edge_order
+        )
+    assert result.dtype == np.float32
+    nan = np.isnan(expected)
+    assert_array_equal(np.isnan(result), nan)
+    # Bit patterns, so that signed zeros count too.
+    assert_array_equal(result.view(np.uint32)[~nan], expected.view(np.uint32)[~nan])

@@ -208,7 +208,12 @@ def _differentiate(obj: T, axis: Axis, options: Options) -> T:
     plan = _plan(obj, axis, options)
     if isinstance(obj, xr.DataArray):
         var = _differentiate_variable(obj.variable, obj.name, axis, plan, options.order)
-        return xr.DataArray(var, coords=obj.coords, name=obj.name)
+        # A shallow copy shares the coordinates (as xarray's own arithmetic
+        # does) instead of deep-copying them into a new DataArray.
+        result = obj.copy(deep=False, data=var.data)
+        result.attrs = var.attrs
+        result.encoding = {}  # the input's on-disk packing does not fit a derivative
+        return result
     data_vars = {
         name: _differentiate_variable(var.variable, name, axis, plan, options.order)
         for name, var in obj.data_vars.items()

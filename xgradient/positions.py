@@ -254,8 +254,10 @@ def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int, time_unit: str) -> 
 
 def _default(obj: Any, dim: Hashable, n: int, time_unit: str) -> Axis:
     """The dim's index coordinate if it has one, else unit spacing."""
-    if dim in obj.coords and obj.coords[dim].dims == (dim,):
-        coord = obj.coords[dim]
+    # The Variable, not obj.coords[dim]: building a DataArray for it costs
+    # more than differentiating a small array.
+    coord = obj.coords.variables.get(dim)
+    if coord is not None and coord.dims == (dim,):
         what = f"coordinate {dim!r}"
         positions, time_units = _as_positions(coord.to_numpy(), dim, what, time_unit)
         _check_positions(positions, dim, n, what)
