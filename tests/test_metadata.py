@@ -54,6 +54,32 @@ def test_dims_coords_and_name_are_kept(temperature, backend):
         assert list(result.indexes) == list(temperature.indexes)
 
 
+@pytest.mark.parametrize("private_path", ["present", "missing", "changed"])
+def test_result_is_built_the_same_without_xarrays_private_path(
+    temperature, backend, monkeypatch, private_path
+):
+    # The result is wrapped with xarray's private arithmetic helper when it is
+    # there; the public fallback must give an identical DataArray.
+    temperature.encoding = {"dtype": "int16", "scale_factor": 0.01}
+    obj = _maybe_chunk(temperature, backend)
+    expected = [obj.grad("x"), *obj.grad(), obj.grad.second("y")]
+    with monkeypatch.context() as patch:  # xarray itself needs the method back below
+        if private_path == "missing":
+            patch.delattr(xr.DataArray, "_replace_maybe_drop_dims")
+        elif private_path == "changed":
+
+            def other_signature(self, variable, *, something_required):
+                raise AssertionError("not reached")
+
+            patch.setattr(xr.DataArray, "_replace_maybe_drop_dims", other_signature)
+        got = [obj.grad("x"), *obj.grad(), obj.grad.second("y")]
+    for g, e in zip(got, expected, strict=True):
+        xr.testing.assert_identical(g, e)
+        assert g.encoding == {} and g.variable.encoding == {}
+        assert list(g.indexes) == list(obj.indexes)
+    assert temperature.encoding == {"dtype": "int16", "scale_factor": 0.01}
+
+
 def test_input_is_not_modified(temperature):
     before = temperature.copy(deep=True)
     temperature.encoding = {"dtype": "int16", "scale_factor": 0.01}

@@ -178,9 +178,14 @@ def _check_positions(positions: np.ndarray, dim: Hashable, n: int, what: str) ->
             f"{what} for dimension {dim!r} has {positions.shape[0]} values, "
             f"but the dimension has length {n}"
         )
+    steps = np.diff(positions)
+    # The usual case in one pass: strictly monotonic steps between finite
+    # ends leave no room for a NaN or an infinity inside.
+    ends_finite = positions.size > 0 and np.isfinite(positions[[0, -1]]).all()
+    if ends_finite and ((steps > 0).all() or (steps < 0).all()):
+        return
     if not np.isfinite(positions).all():
         raise ValueError(f"{what} for dimension {dim!r} contains NaN or infinite values")
-    steps = np.diff(positions)
     if (steps == 0).any():
         i = int(np.flatnonzero(steps == 0)[0])
         raise ValueError(
@@ -259,7 +264,10 @@ def _default(obj: Any, dim: Hashable, n: int, time_unit: str) -> Axis:
     coord = obj.coords.variables.get(dim)
     if coord is not None and coord.dims == (dim,):
         what = f"coordinate {dim!r}"
-        positions, time_units = _as_positions(coord.to_numpy(), dim, what, time_unit)
+        # An index's values are already in memory; to_numpy() is for other
+        # variables (Dask or CuPy data after .drop_indexes()).
+        values = coord.values if isinstance(coord, xr.IndexVariable) else coord.to_numpy()
+        positions, time_units = _as_positions(values, dim, what, time_unit)
         _check_positions(positions, dim, n, what)
         return Axis(
             dim,
