@@ -668,6 +668,7 @@ def bench_eager(cfg: Config, rep: Report) -> Table:
             "xg/copy",
             "new/copy",
             "xg/new",
+            "kernel/copy",
             "numpy/copy",
             "xarray/copy",
             "metpy/copy",
@@ -682,7 +683,11 @@ def bench_eager(cfg: Config, rep: Report) -> Table:
         "(allocates its result); xarray/xg > 1 means xgradient is faster",
         "new: a.copy(), a copy into a newly allocated array: the floor for any function that "
         "returns a new array, since the kernel must zero the fresh pages before they are written",
-        "vs numpy: xgradient's result against numpy.gradient's (identical = bit for bit)",
+        "kernel: the same compiled kernel writing into a preallocated array "
+        "(xgradient.kernels.first_derivative(..., out=b)), like np.copyto: what the derivative "
+        "costs without the allocation",
+        "vs numpy: xgradient's result (and the kernel's) against numpy.gradient's "
+        "(identical = bit for bit)",
         "MetPy computes second-order one-sided edges (numpy's edge_order=2) and returns "
         "a pint Quantity in float64 whatever the input dtype",
         "coord: uniform = step 0.5; uniform* = step 1 + 2**-30, whose double is not exactly a "
@@ -712,6 +717,14 @@ def time_copy(a: np.ndarray, repeats: int) -> float:
     return best_of(lambda: np.copyto(dst, a), repeats)
 
 
+def kernel_plan(a: np.ndarray, axis: int, kind: str, coord: np.ndarray) -> Any:
+    """The block plan xgradient's eager path hands its kernel for the whole array."""
+    from xgradient.stencils import plan_first_derivative
+
+    n = a.shape[axis]
+    return plan_first_derivative(n, positions=coord.astype(np.float64)).block(0, n)
+
+
 def eager_row(
     cfg: Config,
     rep: Report,
@@ -723,6 +736,7 @@ def eager_row(
     label: str,
 ) -> list[Any]:
     import xgradient
+    from xgradient.kernels import first_derivative
 
     dim = dims[axis]
     obj = labelled(a, dims, {dim: kind})
@@ -734,8 +748,20 @@ def eager_row(
     # The warm-up calls of numpy and xgradient double as the correctness check.
     ref = rep.attempt(f"{label}: numpy.gradient", lambda: np.gradient(a, coord, axis=axis))
     got = rep.attempt(f"{label}: xgradient", lambda: xgradient.gradient(obj, dim).values)
+    plan = kernel_plan(a, axis, kind, coord)
+    buf = np.empty_like(a)
+    got_kernel = rep.attempt(
+        f"{label}: kernel", lambda: first_derivative(a, axis, plan, out=buf).copy()
+    )
     same = compare(got, ref)
-    del got, ref
+    if same == "identical" and got_kernel is not None:
+        same = compare(got_kernel, ref)
+    del got, ref, got_kernel
+    t_kernel = rep.attempt(
+        f"{label}: kernel",
+        lambda: best_of(lambda: first_derivative(a, axis, plan, out=buf), n, warmup=0),
+    )
+    buf = None  # release it before the other measurements
     t_xg = rep.attempt(
         f"{label}: xgradient", lambda: best_of(lambda: xgradient.gradient(obj, dim), n, warmup=0)
     )
@@ -761,6 +787,7 @@ def eager_row(
         fmt_ratio(xg_copy),
         fmt_ratio(ratio(t_new, t_copy)),
         fmt_ratio(ratio(t_xg, t_new)),
+        fmt_ratio(ratio(t_kernel, t_copy)),
         fmt_ratio(ratio(t_np, t_copy)),
         fmt_ratio(ratio(t_xr, t_copy)),
         fmt_ratio(ratio(t_mp, t_copy)),

@@ -413,24 +413,32 @@ def first_derivative(
     right: Any,
     *,
     parallel: bool | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Compiled numpy.gradient on one block, or ``None`` when it does not apply.
 
     ``parallel=None`` uses threads for large blocks, but only from the main
-    thread, so a Dask scheduler's parallelism is not oversubscribed.
+    thread, so a Dask scheduler's parallelism is not oversubscribed.  The
+    result is written into ``out`` when given (then returned).
     """
     prepared = _prepare(center, axis, left, right, parallel)
     if prepared is None:
         return None
     if isinstance(prepared, _Flipped):
-        out = first_derivative(
-            prepared.center, prepared.axis, plan, prepared.left, prepared.right, parallel=parallel
+        result = first_derivative(
+            prepared.center,
+            prepared.axis,
+            plan,
+            prepared.left,
+            prepared.right,
+            parallel=parallel,
+            out=None if out is None else out.T,
         )
-        return None if out is None else out.T
+        return None if result is None else result.T
     c3, l3, r3, parallel = prepared
     m = c3.shape[1]
-    out = np.empty(center.shape, dtype=c3.dtype)
-    o3 = out.reshape(c3.shape)
+    result = _target(out, center.shape, c3.dtype)
+    o3 = result.reshape(c3.shape)
     i0 = 1 if plan.at_start else 0
     i1 = m - (1 if plan.at_end else 0)
     kernels = _KERNELS[parallel]
@@ -446,7 +454,27 @@ def first_derivative(
         # The usual case: each end's window lies inside the block.
         _edge_planes(c3, o3, plan, kernels["edge_plane"])
     elif plan.at_start or plan.at_end:
-        _write_edges(center, axis, plan, left, right, out, parallel)
+        _write_edges(center, axis, plan, left, right, result, parallel)
+    return _deliver(result, out)
+
+
+def _target(out: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """Where a kernel writes: ``out`` itself when the kernels can, else a new array."""
+    if (
+        out is not None
+        and out.shape == shape
+        and out.dtype == dtype
+        and out.flags.c_contiguous
+        and out.flags.writeable
+    ):
+        return out
+    return np.empty(shape, dtype=dtype)
+
+
+def _deliver(result: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    if out is None or result is out:
+        return result
+    out[...] = result
     return out
 
 
@@ -519,6 +547,7 @@ def weighted_stencil(
     right: Any,
     *,
     parallel: bool | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Compiled :func:`xgradient.kernels.weighted_stencil_reference`, or ``None``.
 
@@ -530,13 +559,19 @@ def weighted_stencil(
     if prepared is None:
         return None
     if isinstance(prepared, _Flipped):
-        out = weighted_stencil(
-            prepared.center, prepared.axis, plan, prepared.left, prepared.right, parallel=parallel
+        result = weighted_stencil(
+            prepared.center,
+            prepared.axis,
+            plan,
+            prepared.left,
+            prepared.right,
+            parallel=parallel,
+            out=None if out is None else out.T,
         )
-        return None if out is None else out.T
+        return None if result is None else result.T
     c3, l3, r3, parallel = prepared
-    out = np.empty(center.shape, dtype=c3.dtype)
-    o3 = out.reshape(c3.shape)
+    result = _target(out, center.shape, c3.dtype)
+    o3 = result.reshape(c3.shape)
     i0, i1 = plan.interior
     if i1 > i0:
         wt = np.ascontiguousarray(plan.weights.T)
@@ -546,8 +581,8 @@ def weighted_stencil(
         else:
             kernels["rows_stencil"](l3, c3, r3, o3, i0, i1, wt)
     if plan.edges:
-        _write_edge_rules(center, axis, plan, left, right, out, parallel)
-    return out
+        _write_edge_rules(center, axis, plan, left, right, result, parallel)
+    return _deliver(result, out)
 
 
 def _write_edge_rules(

@@ -189,13 +189,16 @@ def first_derivative(
     right: Any = None,
     *,
     parallel: bool | None = None,
+    out: Any = None,
 ) -> Any:
     """First derivative of one block: the fused compiled kernel where possible.
 
     Same parameters and result as :func:`first_derivative_reference`, which
     it falls back to for non-NumPy arrays or when numba is not installed.
     ``parallel`` picks the threaded (``True``) or serial (``False``) compiled
-    kernel; ``None`` threads large arrays, from the main thread only.
+    kernel; ``None`` threads large arrays, from the main thread only.  With
+    ``out`` (an array of the block's shape and the result dtype) the result
+    is written there and ``out`` is returned.
 
     Examples
     --------
@@ -208,10 +211,17 @@ def first_derivative(
     """
     from . import _compiled
 
-    fast = _compiled.first_derivative(center, axis, plan, left, right, parallel=parallel)
+    fast = _compiled.first_derivative(center, axis, plan, left, right, parallel=parallel, out=out)
     if fast is not None:
         return fast
-    return first_derivative_reference(center, axis, plan, left, right)
+    return _into(first_derivative_reference(center, axis, plan, left, right), out)
+
+
+def _into(result: Any, out: Any) -> Any:
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
 def extended_pieces(center: Any, axis: int, left: Any, right: Any) -> list[Any]:
@@ -307,10 +317,11 @@ def weighted_stencil(
     right: Any = None,
     *,
     parallel: bool | None = None,
+    out: Any = None,
 ) -> Any:
     """Weighted stencil on one block: compiled where possible, else the reference.
 
-    ``parallel`` as in :func:`first_derivative`.
+    ``parallel`` and ``out`` as in :func:`first_derivative`.
 
     Examples
     --------
@@ -323,7 +334,7 @@ def weighted_stencil(
     """
     from . import _compiled
 
-    fast = _compiled.weighted_stencil(center, axis, plan, left, right, parallel=parallel)
+    fast = _compiled.weighted_stencil(center, axis, plan, left, right, parallel=parallel, out=out)
     if fast is not None:
         return fast
-    return weighted_stencil_reference(center, axis, plan, left, right)
+    return _into(weighted_stencil_reference(center, axis, plan, left, right), out)
