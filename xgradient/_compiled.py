@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .kernels import edge_coefficients
 from .stencils import BlockPlan, WeightedBlockPlan
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
@@ -480,8 +481,6 @@ def _deliver(result: np.ndarray, out: np.ndarray | None) -> np.ndarray:
 
 def _edge_planes(c3: np.ndarray, o3: np.ndarray, plan: BlockPlan, kernel: Any) -> None:
     """The one-sided end points of a block holding its ends' whole windows."""
-    from .kernels import edge_coefficients
-
     m = c3.shape[1]
     width = plan.edge_order + 1
     for present, start, i, j0 in (
@@ -512,7 +511,7 @@ def _write_edges(
     With few points along the axis (e.g. 16 pressure levels) the two edge
     planes are a large share of the array, so they get a fused loop too.
     """
-    from .kernels import _take, _window, edge_coefficients, extended_pieces
+    from .kernels import _take, _window, extended_pieces
 
     pieces = extended_pieces(center, axis, left, right)
     width = plan.edge_order + 1

@@ -171,7 +171,8 @@ def _period(axis: Axis, positions: np.ndarray, given: float | None) -> float:
 
 
 def _plan(obj: xr.DataArray | xr.Dataset, axis: Axis, options: Options) -> Any:
-    n = obj.sizes[axis.dim]
+    # Validated positions have the dim's length (obj.sizes costs ~10 us).
+    n = len(axis.positions) if axis.positions is not None else obj.sizes[axis.dim]
     periodic = options.boundary_for(axis.dim) == "periodic"
     numpy_formulas = options.order == 1 and options.accuracy == 2 and not periodic
     if numpy_formulas:

@@ -123,7 +123,7 @@ def plan_first_derivative(
     if (step is None) == (positions is None):
         raise TypeError("give exactly one of step and positions")
     if positions is not None:
-        dx = np.diff(positions)
+        dx = positions[1:] - positions[:-1]  # np.diff, without its overhead
         if (dx == dx[0]).all():
             return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(dx[0]))
         return FirstDerivativePlan(n=n, edge_order=edge_order, dx=dx)
