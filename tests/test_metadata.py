@@ -80,6 +80,43 @@ def test_result_is_built_the_same_without_xarrays_private_path(
     assert temperature.encoding == {"dtype": "int16", "scale_factor": 0.01}
 
 
+@pytest.mark.parametrize("private_path", ["present", "missing", "changed"])
+def test_dataset_result_is_built_the_same_without_xarrays_private_path(
+    temperature, backend, monkeypatch, private_path
+):
+    ds = temperature.to_dataset().assign(
+        station=("x", list("abcde")),  # not numeric: dropped
+        level=("z", [1.0, 2.0]),  # no x: dropped, and dim z with it
+        q=temperature.isel(time=0) * 2,
+    )
+    ds = ds.assign_coords(w=("w", [10, 20, 30]))  # a coordinate-only dim stays
+    ds.attrs = {"title": "test", "history": "made up"}
+    ds.encoding = {"unlimited_dims": {"time"}}
+    obj = _maybe_chunk(ds, backend)
+
+    def results():
+        return [obj.grad("x"), *obj.grad(["x", "y"]), obj.grad.second("y")]
+
+    expected = results()
+    with monkeypatch.context() as patch:
+        if private_path == "missing":
+            patch.delattr(xr.Dataset, "_replace_with_new_dims")
+        elif private_path == "changed":
+
+            def other_signature(self, variables, *, something_required):
+                raise AssertionError("not reached")
+
+            patch.setattr(xr.Dataset, "_replace_with_new_dims", other_signature)
+        got = results()
+    for g, e in zip(got, expected, strict=True):
+        xr.testing.assert_identical(g, e)
+        assert set(g.data_vars) == {"t2m", "q"}
+        assert "z" not in g.dims and g.sizes["w"] == 3
+        assert g.attrs == ds.attrs and g.encoding == {}
+        assert list(g.variables) == list(e.variables)
+    assert ds.encoding == {"unlimited_dims": {"time"}}
+
+
 def test_input_is_not_modified(temperature):
     before = temperature.copy(deep=True)
     temperature.encoding = {"dtype": "int16", "scale_factor": 0.01}

@@ -211,10 +211,38 @@ def _differentiate(obj: T, axis: Axis, options: Options) -> T:
         var = _differentiate_variable(obj.variable, obj.name, axis, plan, options.order)
         return _around(obj, var)
     data_vars = {
-        name: _differentiate_variable(var.variable, name, axis, plan, options.order)
-        for name, var in obj.data_vars.items()
+        name: _differentiate_variable(var, name, axis, plan, options.order)
+        for name, var in obj.data_vars.variables.items()
         if axis.dim in var.dims and _is_numeric(var.dtype)
     }
+    return _dataset_around(obj, data_vars)
+
+
+def _dataset_around(obj: xr.Dataset, data_vars: dict[Hashable, xr.Variable]) -> xr.Dataset:
+    """A Dataset of ``data_vars`` with all of ``obj``'s coordinates and its attrs.
+
+    Like :func:`_around`: xarray's internal constructor (shared coordinate
+    variables and indexes, no alignment or merge: ~0.5 ms less for a small
+    Dataset), guarded, with the public constructor as the fallback.
+    """
+    replace = getattr(obj, "_replace_with_new_dims", None)
+    if replace is not None:
+        coord_names = set(obj.coords)
+        variables = dict(data_vars)
+        variables.update((k, v) for k, v in obj.variables.items() if k in coord_names)
+        try:
+            result = replace(
+                variables,
+                coord_names=coord_names,
+                attrs=dict(obj.attrs),
+                indexes=dict(obj.xindexes),
+            )
+        except TypeError:
+            pass
+        else:
+            if isinstance(result, xr.Dataset) and set(result.data_vars) == set(data_vars):
+                result.encoding = {}
+                return result
     return xr.Dataset(data_vars, coords=obj.coords, attrs=obj.attrs)
 
 
