@@ -466,3 +466,20 @@ def test_without_numba_the_plain_array_kernels_give_the_same_bits(monkeypatch, o
         plain = data.grad("x", **options, period={"x": 20.0} if "boundary" in options else None)
         assert plain.dtype == compiled.dtype
         assert_array_equal(plain.values, compiled.values)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_building_a_graph_leaves_the_garbage_collector_as_it_was(enabled):
+    import gc
+
+    lazy = xr.DataArray(_random((6, 8)), dims=("y", "x")).chunk(x=3)
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        result = lazy.grad("x")
+        assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
+    assert_array_equal(result.values, np.gradient(lazy.values, axis=1))

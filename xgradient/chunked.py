@@ -15,7 +15,11 @@ is just the one-block case: the eager and the lazy paths share every formula.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import gc
 import itertools
+import math
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -50,7 +54,9 @@ def halo_pieces(bounds: Sequence[int], lo: int, hi: int) -> Iterator[tuple[int, 
     g = lo
     while g < hi:
         wrapped = g % n
-        block = int(np.searchsorted(bounds, wrapped, side="right")) - 1
+        # bisect, not np.searchsorted: the latter converts ``bounds`` to an
+        # array on every call, quadratic in the number of chunks.
+        block = bisect.bisect_right(bounds, wrapped) - 1
         # Stop at the end of this block, of the range, or at the seam.
         run = min(bounds[block + 1] - wrapped, hi - g)
         yield block, wrapped - bounds[block], wrapped - bounds[block] + run
@@ -138,7 +144,7 @@ def apply_chunked(x: Any, axis: int, stencil: Any, kernel: Kernel, dtype: np.dty
     from dask.highlevelgraph import HighLevelGraph
 
     chunks = x.chunks[axis]
-    if any(np.isnan(c) for c in chunks):
+    if any(math.isnan(c) for c in chunks):
         raise ValueError(
             f"cannot differentiate along axis {axis}: its chunk sizes are unknown; "
             "call .compute_chunk_sizes() first"
@@ -147,6 +153,43 @@ def apply_chunked(x: Any, axis: int, stencil: Any, kernel: Kernel, dtype: np.dty
     token = tokenize(x, axis, stencil, kernel, np.dtype(dtype))
     name = f"xgradient-{token}"
     halo_name = f"xgradient-halo-{token}"
+    with _collector_paused():
+        dsk = _graph(x, axis, stencil, kernel, dtype, name, halo_name, bounds)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
+    meta = x._meta.astype(dtype) if hasattr(x._meta, "astype") else None
+    return da.Array(graph, name, x.chunks, dtype=dtype, meta=meta)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a graph is built.
+
+    Building a graph allocates a few tuples per chunk and frees nothing, yet
+    every few hundred allocations the collector walks the young objects and
+    now and then the whole, growing graph: ~40% of the build time with 10^4
+    chunks.  Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _graph(
+    x: Any,
+    axis: int,
+    stencil: Any,
+    kernel: Kernel,
+    dtype: np.dtype,
+    name: str,
+    halo_name: str,
+    bounds: list[int],
+) -> dict[Any, Any]:
+    """The tasks of :func:`apply_chunked`: per chunk, its halo slices and its kernel call."""
+    chunks = x.chunks[axis]
     dsk: dict[Any, Any] = {}
     # Plans and halo layouts depend only on the block's position along `axis`.
     layouts = []
@@ -156,8 +199,9 @@ def apply_chunked(x: Any, axis: int, stencil: Any, kernel: Kernel, dtype: np.dty
             layouts.append(None)
             continue
         lo, hi = stencil.support(start, stop)
-        left = list(halo_pieces(bounds, lo, start))
-        right = list(halo_pieces(bounds, stop, hi))
+        # (neighbour block, the halo's slice of it), built once per position.
+        left = [(k, _axis_slice(x.ndim, axis, a, b)) for k, a, b in halo_pieces(bounds, lo, start)]
+        right = [(k, _axis_slice(x.ndim, axis, a, b)) for k, a, b in halo_pieces(bounds, stop, hi)]
         layouts.append((stencil.block(start, stop), left, right))
     for idx in itertools.product(*(range(len(c)) for c in x.chunks)):
         if chunks[idx[axis]] == 0:
@@ -168,13 +212,11 @@ def apply_chunked(x: Any, axis: int, stencil: Any, kernel: Kernel, dtype: np.dty
         sides = []
         for side, pieces in enumerate((left, right)):
             keys = []
-            for p, (k, a, b) in enumerate(pieces):
+            for p, (k, where) in enumerate(pieces):
                 src = (x.name, *idx[:axis], k, *idx[axis + 1 :])
                 key = (halo_name, *idx, side, p)
-                dsk[key] = (operator.getitem, src, _axis_slice(x.ndim, axis, a, b))
+                dsk[key] = (operator.getitem, src, where)
                 keys.append(key)
             sides.append(keys)
         dsk[(name, *idx)] = (_run_block, kernel, axis, plan, sides[0], (x.name, *idx), sides[1])
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
-    meta = x._meta.astype(dtype) if hasattr(x._meta, "astype") else None
-    return da.Array(graph, name, x.chunks, dtype=dtype, meta=meta)
+    return dsk

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
@@ -120,7 +121,7 @@ def _differentiate_variable(
     ax = var.get_axis_num(axis.dim)
     kernel = _kernel_for(plan)
     if _is_dask(data):
-        if any(np.isnan(c) for c in data.chunks[ax]):
+        if any(math.isnan(c) for c in data.chunks[ax]):
             raise ValueError(
                 f"cannot differentiate {_variable_label(name)} along {axis.dim!r}: its chunk "
                 "sizes along that dimension are unknown; call .compute_chunk_sizes() on the "
