@@ -483,3 +483,36 @@ def test_building_a_graph_leaves_the_garbage_collector_as_it_was(enabled):
         if was:
             gc.enable()
     assert_array_equal(result.values, np.gradient(lazy.values, axis=1))
+
+
+@pytest.mark.parametrize("as_dataset", [False, True])
+def test_several_dims_computed_together_read_each_input_block_once(as_dataset):
+    # The derivatives share the input's tasks: computed (or persisted, or
+    # written) together, each input block is produced once for all of them.
+    import threading
+
+    loads = []
+    lock = threading.Lock()
+
+    def load(block, block_info=None):
+        with lock:
+            loads.append(tuple(block_info[0]["chunk-location"]))
+        return block
+
+    values = _random((6, 8, 9), seed=4)
+    source = da.from_array(values, chunks=(3, 4, 3)).map_blocks(load, dtype=values.dtype)
+    obj = xr.DataArray(source, dims=DIMS, coords={"x": np.cumsum(np.arange(1.0, 10.0))})
+    if as_dataset:
+        obj = obj.to_dataset(name="a").assign(b=obj * 2)
+    results = obj.grad(["y", "x", "z"], edge_order=2)
+    assert not loads  # nothing ran while building
+    computed = dask.compute(*results, scheduler="threads")
+    n_blocks = source.npartitions
+    assert sorted(loads) == sorted(set(loads)) and len(loads) == n_blocks
+    for dim, result in zip(["y", "x", "z"], computed, strict=True):
+        expected = xr.DataArray(values, dims=DIMS, coords=obj.coords).grad(dim, edge_order=2)
+        if as_dataset:
+            assert_array_equal(result["a"].values, expected.values)
+            assert_array_equal(result["b"].values, 2 * expected.values)
+        else:
+            assert_array_equal(result.values, expected.values)
