@@ -468,23 +468,6 @@ def test_without_numba_the_plain_array_kernels_give_the_same_bits(monkeypatch, o
         assert_array_equal(plain.values, compiled.values)
 
 
-@pytest.mark.parametrize("enabled", [True, False])
-def test_building_a_graph_leaves_the_garbage_collector_as_it_was(enabled):
-    import gc
-
-    lazy = xr.DataArray(_random((6, 8)), dims=("y", "x")).chunk(x=3)
-    was = gc.isenabled()
-    try:
-        if not enabled:
-            gc.disable()
-        result = lazy.grad("x")
-        assert gc.isenabled() is enabled
-    finally:
-        if was:
-            gc.enable()
-    assert_array_equal(result.values, np.gradient(lazy.values, axis=1))
-
-
 @pytest.mark.parametrize("as_dataset", [False, True])
 def test_several_dims_computed_together_read_each_input_block_once(as_dataset):
     # The derivatives share the input's tasks: computed (or persisted, or

@@ -168,6 +168,13 @@ def test_bad_positions(obj, bad, how):
         call()
 
 
+def test_missing_value_in_a_pandas_nullable_index(obj):
+    pd = pytest.importorskip("pandas")
+    x = pd.Index(pd.array([0.0, 1.0, None, 3.0, 4.0], dtype="Float64"))
+    with pytest.raises(ValueError, match="coordinate 'lon' for dimension 'lon' contains NaN"):
+        obj.assign_coords(lon=x).grad("lon")
+
+
 def test_bad_positions_in_a_list_with_array_entries(field):
     x = np.array(BAD_POSITIONS["repeated"])
     with pytest.raises(ValueError, match="'lon'"):

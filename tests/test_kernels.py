@@ -73,3 +73,84 @@ def test_threaded_kernels_write_into_out():
         out = np.empty_like(f)
         assert first_derivative(f, axis, plan, parallel=True, out=out) is out
         assert_array_equal(out, np.gradient(f, 0.1, axis=axis))
+
+
+@pytest.mark.parametrize("stencil", ["uniform", "non-uniform", "accuracy 4", "periodic"])
+@pytest.mark.parametrize("shape", [(700, 600), (4, 1000), (9, 3, 50)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_threads_split_short_first_axes_without_changing_a_bit(stencil, shape, dtype):
+    # A 2-D field along its first axis has one (row, tile) work item; the
+    # threaded kernels then cut the axis into pieces.  Threaded, serial and
+    # numpy must agree bit for bit, whatever the pieces.
+    n = shape[0]
+    positions = np.cumsum(np.random.default_rng(n).uniform(0.5, 1.5, n))
+    if stencil == "uniform":
+        kernel, plan = first_derivative, plan_first_derivative(n, step=0.25).block(0, n)
+    elif stencil == "non-uniform":
+        kernel, plan = first_derivative, plan_first_derivative(n, positions=positions).block(0, n)
+    else:
+        kernel = weighted_stencil
+        periodic = stencil == "periodic"
+        accuracy = 2 if periodic else 4
+        if n < accuracy + 1:
+            pytest.skip("too few points for the stencil")
+        period = positions[-1] - positions[0] + 1.0 if periodic else None
+        whole = plan_weighted(positions, accuracy=accuracy, periodic=periodic, period=period)
+        plan = whole.block(0, n)
+    f = np.random.default_rng(5).standard_normal(shape).astype(dtype)
+    left = right = None
+    if stencil == "periodic":
+        left, right = f[-1:], f[:1]
+    threaded = kernel(f, 0, plan, left, right, parallel=True)
+    serial = kernel(f, 0, plan, left, right, parallel=False)
+    assert_array_equal(threaded, serial)
+    if stencil == "uniform":
+        assert_array_equal(threaded, np.gradient(f, 0.25, axis=0))
+    elif stencil == "non-uniform":
+        assert_array_equal(threaded, np.gradient(f, positions, axis=0))
+
+
+@pytest.mark.parametrize("numba", ["compiled", "plain"])
+@pytest.mark.parametrize("stencil", ["uniform", "non-uniform", "accuracy 4"])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_out_may_be_the_input_itself(monkeypatch, numba, stencil, axis, order):
+    # In place, as np.add(a, 1, out=a): the kernels must not read cells they
+    # have already overwritten.
+    if numba == "plain":
+        monkeypatch.setattr(_compiled, "numba", None)
+    kernel, plan = _plans(axis)[stencil]
+    f = np.asarray(np.random.default_rng(6).standard_normal(SHAPE), order=order)
+    expected = kernel(f.copy(order=order), axis, plan)
+    assert kernel(f, axis, plan, out=f) is f
+    assert_array_equal(f, expected)
+
+
+def test_out_overlapping_a_halo_is_safe():
+    whole = np.arange(12.0) ** 2
+    plan = plan_first_derivative(12, step=1.0)
+    block = whole[4:8].copy()
+    out = whole[3:7]  # overlaps the left halo and the right one's neighbour
+    expected = first_derivative(block, 0, plan.block(4, 8), whole[3:4].copy(), whole[8:9].copy())
+    assert first_derivative(block, 0, plan.block(4, 8), whole[3:4], whole[8:9], out=out) is out
+    assert_array_equal(out, expected)
+
+
+def test_out_of_the_wrong_shape_is_an_error():
+    plan = plan_first_derivative(5, step=1.0).block(0, 5)
+    with pytest.raises(ValueError, match=r"out has shape \(3, 5\), but the block has \(1, 5\)"):
+        first_derivative(np.ones((1, 5)), 1, plan, out=np.empty((3, 5)))
+
+
+def test_out_that_cannot_hold_the_result_is_an_error():
+    plan = plan_first_derivative(5, step=1.0).block(0, 5)
+    with pytest.raises(TypeError, match="out has dtype int64, which cannot hold the float64"):
+        first_derivative(np.arange(5), 0, plan, out=np.empty(5, dtype=np.int64))
+
+
+def test_fortran_ordered_input_returns_out_itself():
+    f = np.asfortranarray(np.random.default_rng(7).standard_normal((6, 5)))
+    plan = plan_first_derivative(6, step=1.0).block(0, 6)
+    for out in (np.empty((6, 5)), np.empty((6, 5), order="F")):
+        assert first_derivative(f, 0, plan, out=out) is out
+        assert_array_equal(out, np.gradient(f, axis=0))

@@ -836,3 +836,36 @@ def test_float32_any_values_any_step_bit_for_bit(bits, step, edge_order, dim):
     assert_array_equal(np.isnan(result), nan)
     # Bit patterns, so that signed zeros count too.
     assert_array_equal(result.view(np.uint32)[~nan], expected.view(np.uint32)[~nan])
+
+
+@pytest.mark.parametrize(
+    ("dtype", "values"), [("Int64", [0, 1, 3, 4, 7]), ("Float64", [0.0, 1.5, 3.0, 4.0, 7.5])]
+)
+@pytest.mark.parametrize("chunks", [None, 2])
+def test_pandas_nullable_index_is_read_as_numbers(dtype, values, chunks):
+    # e.g. from DataFrame.to_xarray() on a nullable column: the index holds
+    # pandas extension values, which xarray's .values gives as objects.
+    pd = pytest.importorskip("pandas")
+    f = np.array([0.0, 1.0, 9.0, 16.0, 30.0])
+    da = xr.DataArray(f, dims="x", coords={"x": pd.Index(pd.array(values, dtype=dtype))})
+    if chunks:
+        da = da.chunk(x=chunks)
+    assert_array_equal(da.grad("x").values, np.gradient(f, np.asarray(values, dtype=float)))
+
+
+@pytest.mark.parametrize("chunks", [None, 2])
+@pytest.mark.parametrize("edge_order", [1, 2])
+def test_spacings_whose_products_underflow_give_numpys_infs_and_nans(chunks, edge_order):
+    # numpy.gradient divides by products of spacings; below ~1e-162 they
+    # underflow to zero and numpy returns inf/nan rather than raising.
+    x = np.array([0.0, 1.0, 3.0, 4.0, 6.0]) * 1e-170
+    f = np.arange(5.0) ** 2
+    da = xr.DataArray(f, dims="x", coords={"x": x})
+    if chunks:
+        da = da.chunk(x=chunks)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.gradient(f, x, edge_order=edge_order)
+        got = da.grad("x", edge_order=edge_order).values
+    assert np.isnan(expected).any()
+    assert_array_equal(got, expected)

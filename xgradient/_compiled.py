@@ -62,23 +62,32 @@ if numba is not None:
             # and source line, not by `parallel`: without distinct names the
             # serial and the threaded variant would load each other's code.
             fn.__qualname__ = f"{fn.__name__}_{variant}"
-            return numba.njit(parallel=parallel, cache=True, nogil=True)(fn)
+            # error_model="numpy": a division by zero gives inf or nan, as in
+            # numpy.gradient (e.g. weights from spacings whose products
+            # underflow), instead of raising ZeroDivisionError.
+            return numba.njit(parallel=parallel, cache=True, nogil=True, error_model="numpy")(fn)
 
         @jit
-        def rows_uniform(left, center, right, out, i0, i1, two_h):
+        def rows_uniform(left, center, right, out, i0, i1, two_h, parts):
             # 3-D (pre, m, post) blocks, derivative along the middle axis,
             # contiguous along `post`.  Work goes tile by tile along `post`
             # and, within a tile, point by point along the axis: the input
             # rows' tiles stay in cache between neighbouring points, so each
             # input element comes from memory once, not two or three times.
+            # With few rows and tiles (a 2-D lat-lon field along lat: one
+            # of each), `parts` also cuts the axis into pieces, so that every
+            # thread gets work.
             pre, m, post = center.shape
             hl = left.shape[1]
             tiles = (post + TILE - 1) // TILE
-            for t in prange(pre * tiles):
-                p = t // tiles
-                q0 = (t % tiles) * TILE
+            step = (i1 - i0 + parts - 1) // parts
+            for t in prange(pre * tiles * parts):
+                pt = t // parts
+                p = pt // tiles
+                q0 = (pt % tiles) * TILE
                 q1 = min(q0 + TILE, post)
-                for i in range(i0, i1):
+                lo = i0 + (t % parts) * step
+                for i in range(lo, min(lo + step, i1)):
                     prev = left[p, hl - 1] if i == 0 else center[p, i - 1]
                     nxt = right[p, 0] if i == m - 1 else center[p, i + 1]
                     dst = out[p, i]
@@ -86,15 +95,18 @@ if numba is not None:
                         dst[q] = (nxt[q] - prev[q]) / two_h
 
         @jit
-        def rows_weighted(left, center, right, out, i0, i1, a, b, c):
+        def rows_weighted(left, center, right, out, i0, i1, a, b, c, parts):
             pre, m, post = center.shape
             hl = left.shape[1]
             tiles = (post + TILE - 1) // TILE
-            for t in prange(pre * tiles):
-                p = t // tiles
-                q0 = (t % tiles) * TILE
+            step = (i1 - i0 + parts - 1) // parts
+            for t in prange(pre * tiles * parts):
+                pt = t // parts
+                p = pt // tiles
+                q0 = (pt % tiles) * TILE
                 q1 = min(q0 + TILE, post)
-                for i in range(i0, i1):
+                lo = i0 + (t % parts) * step
+                for i in range(lo, min(lo + step, i1)):
                     prev = left[p, hl - 1] if i == 0 else center[p, i - 1]
                     nxt = right[p, 0] if i == m - 1 else center[p, i + 1]
                     here = center[p, i]
@@ -152,7 +164,7 @@ if numba is not None:
                     dst[i] = a[i] * row[i - one] + b[i] * row[i] + c[i] * row[i + one]
 
         @jit
-        def rows_stencil(left, center, right, out, i0, i1, wt):
+        def rows_stencil(left, center, right, out, i0, i1, wt, parts):
             # General weights wt[k, i] on 3-D (pre, m, post) blocks, tile by
             # tile along `post` like the row kernels above.  The sum is
             # accumulated in float64, term by term in stencil order, as the
@@ -162,12 +174,15 @@ if numba is not None:
             r = (width - 1) // 2
             hl = left.shape[1]
             tiles = (post + TILE - 1) // TILE
-            for t in prange(pre * tiles):
-                p = t // tiles
-                q0 = (t % tiles) * TILE
+            step = (i1 - i0 + parts - 1) // parts
+            for t in prange(pre * tiles * parts):
+                pt = t // parts
+                p = pt // tiles
+                q0 = (pt % tiles) * TILE
                 size = min(TILE, post - q0)
                 acc = np.empty(size, dtype=np.float64)
-                for i in range(i0, i1):
+                lo = i0 + (t % parts) * step
+                for i in range(lo, min(lo + step, i1)):
                     for k in range(width):
                         j = i - r + k
                         if j < 0:
@@ -435,10 +450,10 @@ def first_derivative(
             parallel=parallel,
             out=None if out is None else out.T,
         )
-        return None if result is None else result.T
+        return None if result is None else (out if out is not None else result.T)
     c3, l3, r3, parallel = prepared
     m = c3.shape[1]
-    result = _target(out, center.shape, c3.dtype)
+    result = _target(out, center.shape, c3.dtype, (center, left, right))
     o3 = result.reshape(c3.shape)
     i0 = 1 if plan.at_start else 0
     i1 = m - (1 if plan.at_end else 0)
@@ -450,7 +465,11 @@ def first_derivative(
             name, weights = "uniform", (_divisor(2.0 * np.float64(plan.step), c3.dtype),)
         else:
             name, weights = "weighted", _interior_weights(plan, m)
-        kernels[("last_" if last else "rows_") + name](*operands, i0, i1, *weights)
+        if last:
+            kernels["last_" + name](*operands, i0, i1, *weights)
+        else:
+            parts = _parts(c3, i1 - i0, parallel)
+            kernels["rows_" + name](*operands, i0, i1, *weights, parts)
     if plan.edge_order + 1 <= m:
         # The usual case: each end's window lies inside the block.
         _edge_planes(c3, o3, plan, kernels["edge_plane"])
@@ -459,14 +478,37 @@ def first_derivative(
     return _deliver(result, out)
 
 
-def _target(out: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """Where a kernel writes: ``out`` itself when the kernels can, else a new array."""
+def _parts(c3: np.ndarray, span: int, parallel: bool) -> int:
+    """How many pieces the row kernels cut the axis into, so every thread has work.
+
+    Their work items are (row, tile) pairs; a 2-D field differentiated along
+    its first axis (pre = 1, fewer than TILE columns) has a single one.
+    """
+    if not parallel:
+        return 1
+    wanted = 4 * numba.get_num_threads()
+    items = c3.shape[0] * -(-c3.shape[2] // TILE)
+    if items >= wanted:
+        return 1
+    return max(1, min(span, -(-wanted // items)))
+
+
+def _target(
+    out: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype, inputs: tuple[Any, ...]
+) -> np.ndarray:
+    """Where a kernel writes: ``out`` itself when the kernels can, else a new array.
+
+    Not ``out`` when it may overlap an input: the kernels would overwrite
+    cells they have yet to read (the result is then copied into ``out``,
+    as numpy's ufuncs do).
+    """
     if (
         out is not None
         and out.shape == shape
         and out.dtype == dtype
         and out.flags.c_contiguous
         and out.flags.writeable
+        and not any(a is not None and np.may_share_memory(out, a) for a in inputs)
     ):
         return out
     return np.empty(shape, dtype=dtype)
@@ -567,9 +609,9 @@ def weighted_stencil(
             parallel=parallel,
             out=None if out is None else out.T,
         )
-        return None if result is None else result.T
+        return None if result is None else (out if out is not None else result.T)
     c3, l3, r3, parallel = prepared
-    result = _target(out, center.shape, c3.dtype)
+    result = _target(out, center.shape, c3.dtype, (center, left, right))
     o3 = result.reshape(c3.shape)
     i0, i1 = plan.interior
     if i1 > i0:
@@ -578,7 +620,7 @@ def weighted_stencil(
         if c3.shape[2] == 1:
             kernels["last_stencil"](_2d(l3), _2d(c3), _2d(r3), _2d(o3), i0, i1, wt)
         else:
-            kernels["rows_stencil"](l3, c3, r3, o3, i0, i1, wt)
+            kernels["rows_stencil"](l3, c3, r3, o3, i0, i1, wt, _parts(c3, i1 - i0, parallel))
     if plan.edges:
         _write_edge_rules(center, axis, plan, left, right, result, parallel)
     return _deliver(result, out)

@@ -16,8 +16,6 @@ is just the one-block case: the eager and the lazy paths share every formula.
 from __future__ import annotations
 
 import bisect
-import contextlib
-import gc
 import itertools
 import math
 import operator
@@ -153,29 +151,10 @@ def apply_chunked(x: Any, axis: int, stencil: Any, kernel: Kernel, dtype: np.dty
     token = tokenize(x, axis, stencil, kernel, np.dtype(dtype))
     name = f"xgradient-{token}"
     halo_name = f"xgradient-halo-{token}"
-    with _collector_paused():
-        dsk = _graph(x, axis, stencil, kernel, dtype, name, halo_name, bounds)
+    dsk = _graph(x, axis, stencil, kernel, dtype, name, halo_name, bounds)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
     meta = x._meta.astype(dtype) if hasattr(x._meta, "astype") else None
     return da.Array(graph, name, x.chunks, dtype=dtype, meta=meta)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a graph is built.
-
-    Building a graph allocates a few tuples per chunk and frees nothing, yet
-    every few hundred allocations the collector walks the young objects and
-    now and then the whole, growing graph: ~40% of the build time with 10^4
-    chunks.  Reference counting still frees everything as usual.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _graph(

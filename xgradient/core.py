@@ -258,7 +258,9 @@ def _around(obj: xr.DataArray, var: xr.Variable) -> xr.DataArray:
     # xarray's arithmetic path costs ~20 us; the public ``obj.copy(deep=False,
     # data=...)`` rebuilds every index (~130 us), more than differentiating a
     # small array.  The private method is guarded: if a future xarray drops
-    # or changes it, the public path gives the same result.
+    # or changes it, the public path gives an identical result (which only
+    # differs in holding shallow copies of the coordinate variables, not the
+    # input's own: visible only if a coordinate's attrs are changed in place).
     replace = getattr(obj, "_replace_maybe_drop_dims", None)
     if replace is not None:
         try:

@@ -197,8 +197,9 @@ def first_derivative(
     it falls back to for non-NumPy arrays or when numba is not installed.
     ``parallel`` picks the threaded (``True``) or serial (``False``) compiled
     kernel; ``None`` threads large arrays, from the main thread only.  With
-    ``out`` (an array of the block's shape and the result dtype) the result
-    is written there and ``out`` is returned.
+    ``out`` the result is written there and ``out`` is returned, as with a
+    ufunc: it must have the block's shape and a dtype the result casts to
+    under ``casting="same_kind"``, and it may overlap the input.
 
     Examples
     --------
@@ -211,10 +212,24 @@ def first_derivative(
     """
     from . import _compiled
 
+    _check_out(out, center)
     fast = _compiled.first_derivative(center, axis, plan, left, right, parallel=parallel, out=out)
     if fast is not None:
         return fast
     return _into(first_derivative_reference(center, axis, plan, left, right), out)
+
+
+def _check_out(out: Any, center: Any) -> None:
+    """``out`` must have the block's shape and take the result dtype (ufunc rules)."""
+    if out is None:
+        return
+    if tuple(out.shape) != tuple(center.shape):
+        raise ValueError(f"out has shape {tuple(out.shape)}, but the block has {center.shape}")
+    dtype = result_dtype(center.dtype)
+    if not np.can_cast(dtype, out.dtype, casting="same_kind"):
+        raise TypeError(
+            f"out has dtype {out.dtype}, which cannot hold the {dtype} result (casting='same_kind')"
+        )
 
 
 def _into(result: Any, out: Any) -> Any:
@@ -334,6 +349,7 @@ def weighted_stencil(
     """
     from . import _compiled
 
+    _check_out(out, center)
     fast = _compiled.weighted_stencil(center, axis, plan, left, right, parallel=parallel, out=out)
     if fast is not None:
         return fast

@@ -264,10 +264,10 @@ def _default(obj: Any, dim: Hashable, n: int, time_unit: str) -> Axis:
     coord = obj.coords.variables.get(dim)
     if coord is not None and coord.dims == (dim,):
         what = f"coordinate {dim!r}"
-        # An index's values are already in memory; to_numpy() is for other
-        # variables (Dask or CuPy data after .drop_indexes()).
-        values = coord.values if isinstance(coord, xr.IndexVariable) else coord.to_numpy()
-        positions, time_units = _as_positions(values, dim, what, time_unit)
+        # to_numpy(), not .values: it also reads Dask or CuPy data (after
+        # .drop_indexes()) and turns pandas' nullable Int64/Float64 indexes
+        # into numbers rather than objects.
+        positions, time_units = _as_positions(coord.to_numpy(), dim, what, time_unit)
         _check_positions(positions, dim, n, what)
         return Axis(
             dim,
