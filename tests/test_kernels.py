@@ -101,9 +101,12 @@ def test_threads_split_short_first_axes_without_changing_a_bit(stencil, shape, d
     left = right = None
     if stencil == "periodic":
         left, right = f[-1:], f[:1]
-    threaded = kernel(f, 0, plan, left, right, parallel=True)
-    serial = kernel(f, 0, plan, left, right, parallel=False)
+    # Into NaN-filled outputs: a point no piece writes cannot pass unseen
+    # (a fresh np.empty often reuses the memory of an equal earlier result).
+    threaded = kernel(f, 0, plan, left, right, parallel=True, out=np.full(shape, np.nan, dtype))
+    serial = kernel(f, 0, plan, left, right, parallel=False, out=np.full(shape, np.nan, dtype))
     assert_array_equal(threaded, serial)
+    assert not np.isnan(threaded).any()
     if stencil == "uniform":
         assert_array_equal(threaded, np.gradient(f, 0.25, axis=0))
     elif stencil == "non-uniform":
@@ -154,3 +157,62 @@ def test_fortran_ordered_input_returns_out_itself():
     for out in (np.empty((6, 5)), np.empty((6, 5), order="F")):
         assert first_derivative(f, 0, plan, out=out) is out
         assert_array_equal(out, np.gradient(f, axis=0))
+
+
+@pytest.mark.parametrize("stencil", ["uniform", "non-uniform", "accuracy 4", "periodic"])
+@pytest.mark.parametrize("shape", [(100_003,), (3, 40_000), (2, 5000)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_threads_split_rows_of_the_last_axis_without_changing_a_bit(stencil, shape, dtype):
+    # 1-D data (or a few long rows) along the last axis: the threaded kernels
+    # cut each row into pieces, the first and last piece writing its ends.
+    axis = len(shape) - 1
+    n = shape[axis]
+    positions = np.cumsum(np.random.default_rng(n).uniform(0.5, 1.5, n))
+    if stencil == "uniform":
+        kernel, plan = first_derivative, plan_first_derivative(n, step=0.25, edge_order=2)
+    elif stencil == "non-uniform":
+        kernel, plan = first_derivative, plan_first_derivative(n, positions=positions)
+    else:
+        kernel = weighted_stencil
+        periodic = stencil == "periodic"
+        period = positions[-1] - positions[0] + 1.0 if periodic else None
+        plan = plan_weighted(positions, accuracy=4, periodic=periodic, period=period)
+    f = np.random.default_rng(8).standard_normal(shape).astype(dtype)
+    left = right = None
+    if stencil == "periodic":
+        left, right = f[..., -2:], f[..., :2]
+    block = plan.block(0, n)
+    nans = np.full(shape, np.nan, dtype)  # any point left unwritten stays NaN
+    threaded = kernel(f, axis, block, left, right, parallel=True, out=nans.copy())
+    assert not np.isnan(threaded).any()
+    assert_array_equal(threaded, kernel(f, axis, block, left, right, parallel=False, out=nans))
+    if stencil == "uniform":
+        # numpy with a float64 step, as xgradient always has (a Python float
+        # is "weak" for numpy and would compute float32 data in float32).
+        assert_array_equal(threaded, np.gradient(f, np.float64(0.25), axis=axis, edge_order=2))
+    elif stencil == "non-uniform":
+        assert_array_equal(threaded, np.gradient(f, positions, axis=axis))
+
+
+@pytest.mark.parametrize("kind", ["uniform", "non-uniform"])
+@pytest.mark.parametrize("shape", [(100_003,), (3, 40_000)])
+def test_threads_split_a_block_with_halos_on_both_sides(kind, shape):
+    # A Dask-like block from the middle of the axis: its first and last
+    # points come from the halos, written by the first and last pieces.
+    axis = len(shape) - 1
+    n = shape[axis]
+    positions = np.cumsum(np.random.default_rng(n).uniform(0.5, 1.5, n))
+    whole = (
+        plan_first_derivative(n, step=0.25)
+        if kind == "uniform"
+        else plan_first_derivative(n, positions=positions)
+    )
+    f = np.random.default_rng(9).standard_normal(shape)
+    start, stop = 1000, n - 1000
+    lo, hi = whole.support(start, stop)
+    block = whole.block(start, stop)
+    center, left, right = f[..., start:stop], f[..., lo:start], f[..., stop:hi]
+    out = np.full(center.shape, np.nan)
+    got = first_derivative(center, axis, block, left, right, parallel=True, out=out)
+    expected = np.gradient(f, 0.25 if kind == "uniform" else positions, axis=axis)
+    assert_array_equal(got, expected[..., start:stop])

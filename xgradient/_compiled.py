@@ -54,6 +54,14 @@ def available() -> bool:
 if numba is not None:
     prange = numba.prange
 
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def _piece(lo, hi, part, parts):  # pragma: no cover - compiled
+        # Piece `part` of `parts` of the index range [lo, hi): near-equal
+        # pieces in order, empty ones at the end when the range is short.
+        step = (hi - lo + parts - 1) // parts
+        s0 = min(lo + part * step, hi)
+        return s0, min(s0 + step, hi)
+
     def _make_kernels(parallel: bool) -> dict[str, Any]:
         variant = "parallel" if parallel else "serial"
 
@@ -80,14 +88,13 @@ if numba is not None:
             pre, m, post = center.shape
             hl = left.shape[1]
             tiles = (post + TILE - 1) // TILE
-            step = (i1 - i0 + parts - 1) // parts
             for t in prange(pre * tiles * parts):
                 pt = t // parts
                 p = pt // tiles
                 q0 = (pt % tiles) * TILE
                 q1 = min(q0 + TILE, post)
-                lo = i0 + (t % parts) * step
-                for i in range(lo, min(lo + step, i1)):
+                s0, s1 = _piece(i0, i1, t % parts, parts)
+                for i in range(s0, s1):
                     prev = left[p, hl - 1] if i == 0 else center[p, i - 1]
                     nxt = right[p, 0] if i == m - 1 else center[p, i + 1]
                     dst = out[p, i]
@@ -99,14 +106,13 @@ if numba is not None:
             pre, m, post = center.shape
             hl = left.shape[1]
             tiles = (post + TILE - 1) // TILE
-            step = (i1 - i0 + parts - 1) // parts
             for t in prange(pre * tiles * parts):
                 pt = t // parts
                 p = pt // tiles
                 q0 = (pt % tiles) * TILE
                 q1 = min(q0 + TILE, post)
-                lo = i0 + (t % parts) * step
-                for i in range(lo, min(lo + step, i1)):
+                s0, s1 = _piece(i0, i1, t % parts, parts)
+                for i in range(s0, s1):
                     prev = left[p, hl - 1] if i == 0 else center[p, i - 1]
                     nxt = right[p, 0] if i == m - 1 else center[p, i + 1]
                     here = center[p, i]
@@ -121,46 +127,60 @@ if numba is not None:
         # `i - 1` cannot be negative, drops its wrap-around check and LLVM
         # vectorises the loop (about 1.5x faster on the last axis).
         @jit
-        def last_uniform(left, center, right, out, i0, i1, two_h):
+        def last_uniform(left, center, right, out, i0, i1, two_h, parts):
             # 2-D (pre, m) blocks, derivative along the contiguous last axis.
+            # With fewer rows than threads (1-D data) `parts` cuts each row
+            # into pieces; the first and last piece also write the row's ends.
             pre, m = center.shape
             hl = left.shape[1]
             one = numba.uint64(1)
-            for p in prange(pre):
+            for t in prange(pre * parts):
+                p = t // parts
+                part = t % parts
                 row = center[p]
                 dst = out[p]
                 lo = i0
                 hi = i1
                 if lo == 0 and hi > 0:
-                    nxt = right[p, 0] if m == 1 else row[1]
-                    dst[0] = (nxt - left[p, hl - 1]) / two_h
+                    if part == 0:
+                        nxt = right[p, 0] if m == 1 else row[1]
+                        dst[0] = (nxt - left[p, hl - 1]) / two_h
                     lo = 1
                 if hi == m and hi > lo:
-                    prev = left[p, hl - 1] if m == 1 else row[m - 2]
-                    dst[m - 1] = (right[p, 0] - prev) / two_h
+                    if part == parts - 1:
+                        prev = left[p, hl - 1] if m == 1 else row[m - 2]
+                        dst[m - 1] = (right[p, 0] - prev) / two_h
                     hi = m - 1
-                for i in range(numba.uint64(lo), numba.uint64(max(lo, hi))):
+                s0, s1 = _piece(lo, max(lo, hi), part, parts)
+                for i in range(numba.uint64(s0), numba.uint64(s1)):
                     dst[i] = (row[i + one] - row[i - one]) / two_h
 
         @jit
-        def last_weighted(left, center, right, out, i0, i1, a, b, c):
+        def last_weighted(left, center, right, out, i0, i1, a, b, c, parts):
             pre, m = center.shape
             hl = left.shape[1]
             one = numba.uint64(1)
-            for p in prange(pre):
+            for t in prange(pre * parts):
+                p = t // parts
+                part = t % parts
                 row = center[p]
                 dst = out[p]
                 lo = i0
                 hi = i1
                 if lo == 0 and hi > 0:
-                    nxt = right[p, 0] if m == 1 else row[1]
-                    dst[0] = a[0] * left[p, hl - 1] + b[0] * row[0] + c[0] * nxt
+                    if part == 0:
+                        nxt = right[p, 0] if m == 1 else row[1]
+                        dst[0] = a[0] * left[p, hl - 1] + b[0] * row[0] + c[0] * nxt
                     lo = 1
                 if hi == m and hi > lo:
-                    prev = left[p, hl - 1] if m == 1 else row[m - 2]
-                    dst[m - 1] = a[m - 1] * prev + b[m - 1] * row[m - 1] + c[m - 1] * right[p, 0]
+                    if part == parts - 1:
+                        prev = left[p, hl - 1] if m == 1 else row[m - 2]
+                        dst[m - 1] = (
+                            a[m - 1] * prev + b[m - 1] * row[m - 1] + c[m - 1] * right[p, 0]
+                        )
                     hi = m - 1
-                for i in range(numba.uint64(lo), numba.uint64(max(lo, hi))):
+                s0, s1 = _piece(lo, max(lo, hi), part, parts)
+                for i in range(numba.uint64(s0), numba.uint64(s1)):
                     dst[i] = a[i] * row[i - one] + b[i] * row[i] + c[i] * row[i + one]
 
         @jit
@@ -174,15 +194,14 @@ if numba is not None:
             r = (width - 1) // 2
             hl = left.shape[1]
             tiles = (post + TILE - 1) // TILE
-            step = (i1 - i0 + parts - 1) // parts
             for t in prange(pre * tiles * parts):
                 pt = t // parts
                 p = pt // tiles
                 q0 = (pt % tiles) * TILE
                 size = min(TILE, post - q0)
                 acc = np.empty(size, dtype=np.float64)
-                lo = i0 + (t % parts) * step
-                for i in range(lo, min(lo + step, i1)):
+                s0, s1 = _piece(i0, i1, t % parts, parts)
+                for i in range(s0, s1):
                     for k in range(width):
                         j = i - r + k
                         if j < 0:
@@ -218,7 +237,7 @@ if numba is not None:
                     dst[p, q] = acc
 
         @jit
-        def last_stencil(left, center, right, out, i0, i1, wt):
+        def last_stencil(left, center, right, out, i0, i1, wt, parts):
             # General weights on 2-D (pre, m) blocks along the last axis.
             pre, m = center.shape
             width = wt.shape[0]
@@ -229,10 +248,12 @@ if numba is not None:
             # Points whose stencil stays inside the block take the fast path.
             lo = min(max(i0, r), i1)
             hi = max(min(i1, m - r), lo)
-            for p in prange(pre):
+            for t in prange(pre * parts):
+                p = t // parts
+                part = t % parts
                 row = center[p]
                 dst = out[p]
-                for i in range(i0, i1):
+                for i in range(i0, i1 if part == 0 else i0):  # the slow points: piece 0
                     if lo <= i < hi:
                         continue
                     acc = 0.0
@@ -249,13 +270,14 @@ if numba is not None:
                 w0 = wt[0]
                 w1 = wt[1]
                 w2 = wt[2]
+                s0, s1 = _piece(lo, hi, part, parts)
                 if width == 3:
-                    for i in range(numba.uint64(lo), numba.uint64(hi)):
+                    for i in range(numba.uint64(s0), numba.uint64(s1)):
                         dst[i] = w0[i] * row[i - one] + w1[i] * row[i] + w2[i] * row[i + one]
                 else:
                     w3 = wt[3]
                     w4 = wt[4]
-                    for i in range(numba.uint64(lo), numba.uint64(hi)):
+                    for i in range(numba.uint64(s0), numba.uint64(s1)):
                         dst[i] = (
                             w0[i] * row[i - two]
                             + w1[i] * row[i - one]
@@ -303,7 +325,7 @@ if numba is not None:
         def interior_weights(dx, left, m, at_end):
             # Point i of the block sits at index left + i of the extended
             # block; its spacings are dx[left + i - 1] and dx[left + i].
-            # numpy.gradient's weights, operation for operation (one loop
+            # numpy.gradient's weights, operation for operation (loops
             # instead of its array expressions: ~25 us less per call, which
             # matters for small arrays).  Points missing a neighbour (the
             # dimension's ends) get a placeholder spacing repeating their
@@ -313,7 +335,21 @@ if numba is not None:
             b = np.empty(m)
             c = np.empty(m)
             n = dx.shape[0]
+            # Points with both spacings, in a loop without branches (it
+            # vectorises, and threads for long 1-D blocks); then the at most
+            # two points of the block with a placeholder.
+            lo = max(0, 1 - left)
+            hi = min(m - 1 if at_end else m, n - left)
+            hi = max(hi, lo)
+            for i in prange(lo, hi):
+                h1 = dx[left + i - 1]
+                h2 = dx[left + i]
+                a[i] = -(h2) / (h1 * (h1 + h2))
+                b[i] = (h2 - h1) / (h1 * h2)
+                c[i] = h1 / (h2 * (h1 + h2))
             for i in range(m):
+                if lo <= i < hi:
+                    continue
                 k = left + i
                 has1 = k >= 1
                 has2 = k < n and not (at_end and i == m - 1)
@@ -341,9 +377,12 @@ if numba is not None:
     _KERNELS = {False: _make_kernels(False), True: _make_kernels(True)}
 
 
-def _interior_weights(plan: BlockPlan, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _interior_weights(
+    plan: BlockPlan, m: int, parallel: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """numpy.gradient's non-uniform weights for the block's points (index = block position)."""
-    return _KERNELS[False]["interior_weights"](plan.dx, plan.left, m, plan.at_end)
+    threads = parallel and m >= PARALLEL_MIN_SIZE  # long 1-D blocks: as costly as the data
+    return _KERNELS[threads]["interior_weights"](plan.dx, plan.left, m, plan.at_end)
 
 
 def _divisor(value: float, dtype: np.dtype) -> np.floating:
@@ -464,12 +503,9 @@ def first_derivative(
         if plan.dx is None:
             name, weights = "uniform", (_divisor(2.0 * np.float64(plan.step), c3.dtype),)
         else:
-            name, weights = "weighted", _interior_weights(plan, m)
-        if last:
-            kernels["last_" + name](*operands, i0, i1, *weights)
-        else:
-            parts = _parts(c3, i1 - i0, parallel)
-            kernels["rows_" + name](*operands, i0, i1, *weights, parts)
+            name, weights = "weighted", _interior_weights(plan, m, parallel)
+        parts = _parts(c3, i1 - i0, parallel)
+        kernels[("last_" if last else "rows_") + name](*operands, i0, i1, *weights, parts)
     if plan.edge_order + 1 <= m:
         # The usual case: each end's window lies inside the block.
         _edge_planes(c3, o3, plan, kernels["edge_plane"])
@@ -479,18 +515,22 @@ def first_derivative(
 
 
 def _parts(c3: np.ndarray, span: int, parallel: bool) -> int:
-    """How many pieces the row kernels cut the axis into, so every thread has work.
+    """How many pieces the kernels cut the axis into, so every thread has work.
 
-    Their work items are (row, tile) pairs; a 2-D field differentiated along
-    its first axis (pre = 1, fewer than TILE columns) has a single one.
+    The row kernels' work items are (row, tile) pairs: a 2-D field
+    differentiated along its first axis (pre = 1, fewer than TILE columns)
+    has a single one.  The last-axis kernels' items are rows: 1-D data has
+    one.  Pieces of the last axis are kept to TILE points or more.
     """
     if not parallel:
         return 1
     wanted = 4 * numba.get_num_threads()
-    items = c3.shape[0] * -(-c3.shape[2] // TILE)
+    last = c3.shape[2] == 1
+    items = c3.shape[0] if last else c3.shape[0] * -(-c3.shape[2] // TILE)
     if items >= wanted:
         return 1
-    return max(1, min(span, -(-wanted // items)))
+    most = span // TILE if last else span
+    return max(1, min(most, -(-wanted // items)))
 
 
 def _target(
@@ -618,7 +658,8 @@ def weighted_stencil(
         wt = np.ascontiguousarray(plan.weights.T)
         kernels = _KERNELS[parallel]
         if c3.shape[2] == 1:
-            kernels["last_stencil"](_2d(l3), _2d(c3), _2d(r3), _2d(o3), i0, i1, wt)
+            parts = _parts(c3, i1 - i0, parallel)
+            kernels["last_stencil"](_2d(l3), _2d(c3), _2d(r3), _2d(o3), i0, i1, wt, parts)
         else:
             kernels["rows_stencil"](l3, c3, r3, o3, i0, i1, wt, _parts(c3, i1 - i0, parallel))
     if plan.edges:

@@ -165,7 +165,7 @@ def _as_positions(
             f"{what} for dimension {dim!r} must be numeric, datetime64 or cftime, "
             f"got dtype {values.dtype}"
         )
-    return values.astype(np.float64), None
+    return values.astype(np.float64, copy=False), None  # never written to
 
 
 def _is_cftime(value: Any) -> bool:

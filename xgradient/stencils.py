@@ -89,7 +89,10 @@ class FirstDerivativePlan:
     def block(self, start: int, stop: int) -> BlockPlan:
         """The part of the plan that the block ``[start, stop)`` needs."""
         lo, hi = self.support(start, stop)
-        dx = None if self.dx is None else self.dx[lo : hi - 1].copy()
+        # A copy, so that a task holds its slice of the spacings, not all of
+        # them; the whole dimension (in-memory data) needs none.
+        whole = lo == 0 and hi == self.n
+        dx = None if self.dx is None else (self.dx if whole else self.dx[lo : hi - 1].copy())
         return BlockPlan(
             step=self.step,
             dx=dx,
