@@ -656,6 +656,9 @@ def eager_cases(cfg: Config) -> Iterator[tuple[tuple[int, ...], tuple[str, ...],
                 yield cfg.shape3, DIMS3, axis, INEXACT, dtype
     # The case of the issue: 2-D float64 along the last dim, non-uniform positions.
     yield cfg.shape2, DIMS2, 1, "non-uniform", np.dtype(np.float64)
+    # A 1-D series of as many points (one row: threads must split it).
+    for kind in KINDS:
+        yield (math.prod(cfg.shape2),), ("x",), 0, kind, np.dtype(np.float64)
 
 
 def bench_eager(cfg: Config, rep: Report) -> Table:

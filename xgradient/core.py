@@ -192,7 +192,11 @@ def _plan(obj: xr.DataArray | xr.Dataset, axis: Axis, options: Options) -> Any:
     if numpy_formulas:
         # numpy.gradient's own formulas, bit for bit.
         return plan_first_derivative(
-            n, step=axis.step, positions=axis.positions, edge_order=options.edge_order
+            n,
+            step=axis.step,
+            positions=axis.positions,
+            steps=axis.steps,
+            edge_order=options.edge_order,
         )
     positions = axis.as_positions(n)
     period = _period(axis, positions, options.period.get(axis.dim)) if periodic else None

@@ -8,6 +8,7 @@ on them.  Every error names the dimension it is about.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ class Axis:
     positions: np.ndarray | None = None
     units: str | None = None
     longitude: bool = False
+    #: ``positions``' differences, computed once while validating them.
+    steps: np.ndarray | None = None
 
     def as_positions(self, n: int) -> np.ndarray:
         """Positions of the ``n`` points (``index * step`` for a uniform step)."""
@@ -172,18 +175,20 @@ def _is_cftime(value: Any) -> bool:
     return type(value).__module__.split(".")[0] == "cftime"
 
 
-def _check_positions(positions: np.ndarray, dim: Hashable, n: int, what: str) -> None:
+def _check_positions(positions: np.ndarray, dim: Hashable, n: int, what: str) -> np.ndarray:
+    """Validate 1-D positions; return their differences (the steps)."""
     if positions.shape[0] != n:
         raise ValueError(
             f"{what} for dimension {dim!r} has {positions.shape[0]} values, "
             f"but the dimension has length {n}"
         )
     steps = positions[1:] - positions[:-1]  # np.diff, without its overhead
-    # The usual case in one pass: strictly monotonic steps between finite
-    # ends leave no room for a NaN or an infinity inside.
-    ends_finite = positions.size > 0 and np.isfinite(positions[[0, -1]]).all()
-    if ends_finite and ((steps > 0).all() or (steps < 0).all()):
-        return
+    # The usual case in two passes and no temporary (a 1-D coordinate is as
+    # large as its data): strictly monotonic steps between finite ends leave
+    # no room for a NaN or an infinity inside.
+    ends_finite = n > 0 and math.isfinite(positions[0]) and math.isfinite(positions[-1])
+    if ends_finite and (not steps.size or steps.min() > 0 or steps.max() < 0):
+        return steps
     if not np.isfinite(positions).all():
         raise ValueError(f"{what} for dimension {dim!r} contains NaN or infinite values")
     if (steps == 0).any():
@@ -196,6 +201,7 @@ def _check_positions(positions: np.ndarray, dim: Hashable, n: int, what: str) ->
         raise ValueError(
             f"{what} for dimension {dim!r} must be strictly increasing or strictly decreasing"
         )
+    return steps
 
 
 def _check_step(step: Any, dim: Hashable) -> float:
@@ -253,8 +259,10 @@ def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int, time_unit: str) -> 
     if np.ndim(entry) == 0:
         return Axis(dim, step=_check_step(entry, dim), units=units)
     positions, time_units = _as_positions(entry, dim, what, time_unit)
-    _check_positions(positions, dim, n, what)
-    return Axis(dim, positions=positions, units=time_units or units, longitude=longitude)
+    steps = _check_positions(positions, dim, n, what)
+    return Axis(
+        dim, positions=positions, steps=steps, units=time_units or units, longitude=longitude
+    )
 
 
 def _default(obj: Any, dim: Hashable, n: int, time_unit: str) -> Axis:
@@ -268,10 +276,11 @@ def _default(obj: Any, dim: Hashable, n: int, time_unit: str) -> Axis:
         # .drop_indexes()) and turns pandas' nullable Int64/Float64 indexes
         # into numbers rather than objects.
         positions, time_units = _as_positions(coord.to_numpy(), dim, what, time_unit)
-        _check_positions(positions, dim, n, what)
+        steps = _check_positions(positions, dim, n, what)
         return Axis(
             dim,
             positions=positions,
+            steps=steps,
             units=time_units or _units_of(coord),
             longitude=_is_longitude(coord),
         )

@@ -105,7 +105,12 @@ class FirstDerivativePlan:
 
 
 def plan_first_derivative(
-    n: int, *, step: float | None = None, positions: np.ndarray | None = None, edge_order: int = 1
+    n: int,
+    *,
+    step: float | None = None,
+    positions: np.ndarray | None = None,
+    edge_order: int = 1,
+    steps: np.ndarray | None = None,
 ) -> FirstDerivativePlan:
     """Choose numpy.gradient's formulas for a dimension of ``n`` points.
 
@@ -113,7 +118,8 @@ def plan_first_derivative(
     ``n`` positions, already validated and converted to float64) is given.
     Like :func:`numpy.gradient`, positions whose differences are all equal are
     reduced to a uniform step, which selects numpy's (faster, and in floating
-    point slightly different) uniform formula.
+    point slightly different) uniform formula.  ``steps``, the positions'
+    differences, may be passed when the caller already has them.
 
     Examples
     --------
@@ -126,8 +132,8 @@ def plan_first_derivative(
     if (step is None) == (positions is None):
         raise TypeError("give exactly one of step and positions")
     if positions is not None:
-        dx = positions[1:] - positions[:-1]  # np.diff, without its overhead
-        if (dx == dx[0]).all():
+        dx = positions[1:] - positions[:-1] if steps is None else steps  # np.diff's values
+        if dx.min() == dx.max():  # all equal (no temporary: 1-D positions can be large)
             return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(dx[0]))
         return FirstDerivativePlan(n=n, edge_order=edge_order, dx=dx)
     return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(step))
