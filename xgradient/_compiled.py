@@ -62,6 +62,18 @@ if numba is not None:
         s0 = min(lo + part * step, hi)
         return s0, min(s0 + step, hi)
 
+    @numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
+    def _weights_at(dx, left, i, m, at_end):  # pragma: no cover - compiled
+        # numpy.gradient's three weights for point i of a block (see
+        # `interior_weights`, which applies the same rules to every point).
+        n = dx.shape[0]
+        k = left + i
+        has1 = k >= 1
+        has2 = k < n and not (at_end and i == m - 1)
+        h1 = dx[k - 1] if has1 else (dx[k] if has2 else 1.0)
+        h2 = dx[k] if has2 else h1
+        return -(h2) / (h1 * (h1 + h2)), (h2 - h1) / (h1 * h2), h1 / (h2 * (h1 + h2))
+
     def _make_kernels(parallel: bool) -> dict[str, Any]:
         variant = "parallel" if parallel else "serial"
 
@@ -182,6 +194,45 @@ if numba is not None:
                 s0, s1 = _piece(lo, max(lo, hi), part, parts)
                 for i in range(numba.uint64(s0), numba.uint64(s1)):
                     dst[i] = a[i] * row[i - one] + b[i] * row[i] + c[i] * row[i + one]
+
+        @jit
+        def last_spacings(left, center, right, out, i0, i1, dx, offset, at_end, parts):
+            # last_weighted for a single row (1-D data): the weights are
+            # computed on the fly from the spacings, exactly as
+            # interior_weights computes them, instead of being written to
+            # three arrays as large as the data and read back.
+            pre, m = center.shape
+            hl = left.shape[1]
+            one = numba.uint64(1)
+            base = numba.uint64(offset)
+            for t in prange(pre * parts):
+                p = t // parts
+                part = t % parts
+                row = center[p]
+                dst = out[p]
+                lo = i0
+                hi = i1
+                if lo == 0 and hi > 0:
+                    if part == 0:
+                        nxt = right[p, 0] if m == 1 else row[1]
+                        a, b, c = _weights_at(dx, offset, 0, m, at_end)
+                        dst[0] = a * left[p, hl - 1] + b * row[0] + c * nxt
+                    lo = 1
+                if hi == m and hi > lo:
+                    if part == parts - 1:
+                        prev = left[p, hl - 1] if m == 1 else row[m - 2]
+                        a, b, c = _weights_at(dx, offset, m - 1, m, at_end)
+                        dst[m - 1] = a * prev + b * row[m - 1] + c * right[p, 0]
+                    hi = m - 1
+                # Points 1 .. m-2 of the block have both spacings.
+                s0, s1 = _piece(lo, max(lo, hi), part, parts)
+                for i in range(numba.uint64(s0), numba.uint64(s1)):
+                    h1 = dx[base + i - one]
+                    h2 = dx[base + i]
+                    a = -(h2) / (h1 * (h1 + h2))
+                    b = (h2 - h1) / (h1 * h2)
+                    c = h1 / (h2 * (h1 + h2))
+                    dst[i] = a * row[i - one] + b * row[i] + c * row[i + one]
 
         @jit
         def rows_stencil(left, center, right, out, i0, i1, wt, parts):
@@ -362,6 +413,7 @@ if numba is not None:
 
         return {
             "interior_weights": interior_weights,
+            "last_spacings": last_spacings,
             "edge_plane": edge_plane,
             "edge_difference": edge_difference,
             "edge_weights": edge_weights,
@@ -502,6 +554,9 @@ def first_derivative(
         operands = [_2d(a) for a in (l3, c3, r3, o3)] if last else [l3, c3, r3, o3]
         if plan.dx is None:
             name, weights = "uniform", (_divisor(2.0 * np.float64(plan.step), c3.dtype),)
+        elif last and c3.shape[0] == 1:
+            # One row: weights used once cost less computed on the fly.
+            name, weights = "spacings", (plan.dx, plan.left, plan.at_end)
         else:
             name, weights = "weighted", _interior_weights(plan, m, parallel)
         parts = _parts(c3, i1 - i0, parallel)
