@@ -216,3 +216,24 @@ def test_threads_split_a_block_with_halos_on_both_sides(kind, shape):
     got = first_derivative(center, axis, block, left, right, parallel=True, out=out)
     expected = np.gradient(f, 0.25 if kind == "uniform" else positions, axis=axis)
     assert_array_equal(got, expected[..., start:stop])
+
+
+@pytest.mark.parametrize("numba", ["compiled", "plain"])
+def test_step_range_is_the_extremes_of_numpys_diff(monkeypatch, numba):
+    from xgradient.kernels import step_range
+
+    if numba == "plain":
+        monkeypatch.setattr(_compiled, "numba", None)
+    rng = np.random.default_rng(11)
+    for n in (2, 3, 17, 1000):
+        x = np.cumsum(rng.uniform(-1.0, 2.0, n))
+        for positions in (x, x[::-1], x[::3], np.arange(n) * 0.1):
+            if positions.size < 2:
+                continue
+            steps = np.diff(positions)
+            assert step_range(positions) == (steps.min(), steps.max())
+    assert step_range(np.array([1.0])) == (np.inf, -np.inf)
+    assert step_range(np.array([], dtype=float)) == (np.inf, -np.inf)
+    for bad in ([0.0, np.nan, 2.0], [0.0, 1.0, np.nan], [np.nan, 1.0, 2.0]):
+        assert all(np.isnan(step_range(np.array(bad))))
+    assert step_range(np.array([0.0, 1.0, np.inf])) == (1.0, np.inf)

@@ -36,7 +36,7 @@ try:  # pragma: no cover - exercised by whichever environment runs the tests
 except ImportError:  # pragma: no cover
     numba = None
 
-__all__ = ["available", "first_derivative", "weighted_stencil"]
+__all__ = ["available", "first_derivative", "step_range", "weighted_stencil"]
 
 # Below this many elements, threads cost more than they save.
 PARALLEL_MIN_SIZE = 1 << 18
@@ -73,6 +73,18 @@ if numba is not None:
         h1 = dx[k - 1] if has1 else (dx[k] if has2 else 1.0)
         h2 = dx[k] if has2 else h1
         return -(h2) / (h1 * (h1 + h2)), (h2 - h1) / (h1 * h2), h1 / (h2 * (h1 + h2))
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def _step_range(x):  # pragma: no cover - compiled
+        lo = np.inf
+        hi = -np.inf
+        for i in range(1, x.shape[0]):
+            d = x[i] - x[i - 1]  # np.diff's value
+            if d != d:
+                return np.nan, np.nan
+            lo = min(lo, d)
+            hi = max(hi, d)
+        return lo, hi
 
     def _make_kernels(parallel: bool) -> dict[str, Any]:
         variant = "parallel" if parallel else "serial"
@@ -427,6 +439,16 @@ if numba is not None:
         }
 
     _KERNELS = {False: _make_kernels(False), True: _make_kernels(True)}
+
+
+def step_range(positions: Any) -> tuple[float, float] | None:
+    """Compiled :func:`xgradient.kernels.step_range`, or ``None`` when it does not apply."""
+    if numba is None or not isinstance(positions, np.ndarray):
+        return None
+    if positions.ndim != 1 or positions.dtype != np.float64:
+        return None
+    lo, hi = _step_range(positions)
+    return float(lo), float(hi)
 
 
 def _interior_weights(

@@ -195,7 +195,7 @@ def _plan(obj: xr.DataArray | xr.Dataset, axis: Axis, options: Options) -> Any:
             n,
             step=axis.step,
             positions=axis.positions,
-            steps=axis.steps,
+            step_range=axis.step_range,
             edge_order=options.edge_order,
         )
     positions = axis.as_positions(n)

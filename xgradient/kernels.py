@@ -25,6 +25,7 @@ __all__ = [
     "first_derivative",
     "first_derivative_reference",
     "result_dtype",
+    "step_range",
     "weighted_stencil",
     "weighted_stencil_reference",
 ]
@@ -237,6 +238,34 @@ def _into(result: Any, out: Any) -> Any:
         return result
     out[...] = result
     return out
+
+
+def step_range(positions: np.ndarray) -> tuple[float, float]:
+    """The smallest and largest difference of consecutive 1-D positions.
+
+    One compiled pass without temporaries where numba is available (a 1-D
+    coordinate is as large as its data).  The differences are numpy.diff's
+    values; the result is ``(nan, nan)`` if any of them is NaN, and
+    ``(inf, -inf)`` for fewer than two positions.
+
+    Examples
+    --------
+    >>> step_range(np.array([0.0, 1.0, 3.0, 6.0]))
+    (1.0, 3.0)
+    >>> step_range(np.array([0.0, np.nan, 1.0]))
+    (nan, nan)
+    """
+    from . import _compiled
+
+    fast = _compiled.step_range(positions)
+    if fast is not None:
+        return fast
+    steps = positions[1:] - positions[:-1]
+    if not steps.size:
+        return (float("inf"), float("-inf"))
+    if np.isnan(steps).any():
+        return (float("nan"), float("nan"))
+    return float(steps.min()), float(steps.max())
 
 
 def extended_pieces(center: Any, axis: int, left: Any, right: Any) -> list[Any]:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .kernels import step_range
+
 __all__ = ["TIME_UNITS", "Axis", "check_datetime_unit", "resolve_dims", "resolve_positions"]
 
 Spacing = float | Sequence[Any] | Mapping[Hashable, Any] | None
@@ -36,8 +38,9 @@ class Axis:
     positions: np.ndarray | None = None
     units: str | None = None
     longitude: bool = False
-    #: ``positions``' differences, computed once while validating them.
-    steps: np.ndarray | None = None
+    #: The smallest and largest of ``positions``' differences, found while
+    #: validating them (equal for uniform positions).
+    step_range: tuple[float, float] | None = None
 
     def as_positions(self, n: int) -> np.ndarray:
         """Positions of the ``n`` points (``index * step`` for a uniform step)."""
@@ -175,22 +178,25 @@ def _is_cftime(value: Any) -> bool:
     return type(value).__module__.split(".")[0] == "cftime"
 
 
-def _check_positions(positions: np.ndarray, dim: Hashable, n: int, what: str) -> np.ndarray:
-    """Validate 1-D positions; return their differences (the steps)."""
+def _check_positions(
+    positions: np.ndarray, dim: Hashable, n: int, what: str
+) -> tuple[float, float]:
+    """Validate 1-D positions; return the smallest and largest step."""
     if positions.shape[0] != n:
         raise ValueError(
             f"{what} for dimension {dim!r} has {positions.shape[0]} values, "
             f"but the dimension has length {n}"
         )
-    steps = positions[1:] - positions[:-1]  # np.diff, without its overhead
-    # The usual case in two passes and no temporary (a 1-D coordinate is as
-    # large as its data): strictly monotonic steps between finite ends leave
-    # no room for a NaN or an infinity inside.
+    # The usual case in one pass without temporaries (a 1-D coordinate is
+    # as large as its data): strictly monotonic steps between finite ends
+    # leave no room for a NaN or an infinity inside.
+    lo, hi = step_range(positions)
     ends_finite = n > 0 and math.isfinite(positions[0]) and math.isfinite(positions[-1])
-    if ends_finite and (not steps.size or steps.min() > 0 or steps.max() < 0):
-        return steps
+    if ends_finite and (n < 2 or lo > 0 or hi < 0):
+        return lo, hi
     if not np.isfinite(positions).all():
         raise ValueError(f"{what} for dimension {dim!r} contains NaN or infinite values")
+    steps = positions[1:] - positions[:-1]
     if (steps == 0).any():
         i = int(np.flatnonzero(steps == 0)[0])
         raise ValueError(
@@ -201,7 +207,7 @@ def _check_positions(positions: np.ndarray, dim: Hashable, n: int, what: str) ->
         raise ValueError(
             f"{what} for dimension {dim!r} must be strictly increasing or strictly decreasing"
         )
-    return steps
+    return lo, hi
 
 
 def _check_step(step: Any, dim: Hashable) -> float:
@@ -259,9 +265,13 @@ def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int, time_unit: str) -> 
     if np.ndim(entry) == 0:
         return Axis(dim, step=_check_step(entry, dim), units=units)
     positions, time_units = _as_positions(entry, dim, what, time_unit)
-    steps = _check_positions(positions, dim, n, what)
+    extremes = _check_positions(positions, dim, n, what)
     return Axis(
-        dim, positions=positions, steps=steps, units=time_units or units, longitude=longitude
+        dim,
+        positions=positions,
+        step_range=extremes,
+        units=time_units or units,
+        longitude=longitude,
     )
 
 
@@ -276,11 +286,11 @@ def _default(obj: Any, dim: Hashable, n: int, time_unit: str) -> Axis:
         # .drop_indexes()) and turns pandas' nullable Int64/Float64 indexes
         # into numbers rather than objects.
         positions, time_units = _as_positions(coord.to_numpy(), dim, what, time_unit)
-        steps = _check_positions(positions, dim, n, what)
+        extremes = _check_positions(positions, dim, n, what)
         return Axis(
             dim,
             positions=positions,
-            steps=steps,
+            step_range=extremes,
             units=time_units or _units_of(coord),
             longitude=_is_longitude(coord),
         )

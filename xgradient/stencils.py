@@ -110,7 +110,7 @@ def plan_first_derivative(
     step: float | None = None,
     positions: np.ndarray | None = None,
     edge_order: int = 1,
-    steps: np.ndarray | None = None,
+    step_range: tuple[float, float] | None = None,
 ) -> FirstDerivativePlan:
     """Choose numpy.gradient's formulas for a dimension of ``n`` points.
 
@@ -118,8 +118,9 @@ def plan_first_derivative(
     ``n`` positions, already validated and converted to float64) is given.
     Like :func:`numpy.gradient`, positions whose differences are all equal are
     reduced to a uniform step, which selects numpy's (faster, and in floating
-    point slightly different) uniform formula.  ``steps``, the positions'
-    differences, may be passed when the caller already has them.
+    point slightly different) uniform formula.  ``step_range``, the smallest
+    and largest of the positions' differences, may be passed when the caller
+    already knows them (it then decides uniformity without another pass).
 
     Examples
     --------
@@ -132,8 +133,10 @@ def plan_first_derivative(
     if (step is None) == (positions is None):
         raise TypeError("give exactly one of step and positions")
     if positions is not None:
-        dx = positions[1:] - positions[:-1] if steps is None else steps  # np.diff's values
-        if dx.min() == dx.max():  # all equal (no temporary: 1-D positions can be large)
+        if step_range is not None and step_range[0] == step_range[1]:
+            return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(step_range[0]))
+        dx = positions[1:] - positions[:-1]  # np.diff's values
+        if step_range is None and dx.min() == dx.max():  # all equal
             return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(dx[0]))
         return FirstDerivativePlan(n=n, edge_order=edge_order, dx=dx)
     return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(step))
