@@ -133,7 +133,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, str | None]:
     p.add_argument(
         "--repeats",
         type=int,
-        help="timed repeats, best kept (default 3 for the eager cases and 5 for Dask; --quick 5)",
+        help="timed repeats, best kept (default 5)",
     )
     p.add_argument(
         "--only",
@@ -158,7 +158,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, str | None]:
         shape2=a.size2d or ((1024, 2048) if a.quick else (4096, 8192)),
         chunks=a.chunks or ((512, 512) if a.quick else (1024, 1024)),
         threads=a.threads,
-        repeats=a.repeats or (5 if a.quick else 3),
+        repeats=a.repeats or 5,
         repeats_dask=a.repeats or 5,
         sections=sections,
         markdown=a.markdown,
