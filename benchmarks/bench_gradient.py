@@ -19,6 +19,8 @@ Sections (``--only`` picks some):
    load) against the second.
 7. ``overhead``: the fixed cost of a call on small arrays and Datasets, and
    the time to build a Dask graph of many chunks.
+8. ``options``: the other stencils (``accuracy=4``, second derivatives,
+   periodic dims) against the default one and a copy.
 
 Every number is measured, never assumed: the script times whatever the
 installed package does.  benchmarks/README.md explains the ratios and targets.
@@ -49,7 +51,7 @@ from typing import Any
 import numpy as np
 
 MiB = 2**20
-SECTIONS = ("eager", "dask", "multi", "memory", "graph", "first-call", "overhead")
+SECTIONS = ("eager", "dask", "multi", "memory", "graph", "first-call", "overhead", "options")
 DIMS3 = ("z", "y", "x")
 DIMS2 = ("y", "x")
 KINDS = ("uniform", "non-uniform")
@@ -1381,6 +1383,76 @@ def overhead_graph_build(rep: Report) -> Table:
     return table
 
 
+# --------------------------------------------------------------------------- 8. options
+
+
+def periodic_check(a: np.ndarray, axis: int, step: float, run: Callable[[], Any]) -> str:
+    """xgradient's periodic result against numpy.gradient of the wrapped, padded array."""
+    pad = [(1, 1) if i == axis else (0, 0) for i in range(a.ndim)]
+    inner = tuple(slice(1, -1) if i == axis else slice(None) for i in range(a.ndim))
+    return compare(run().values, np.gradient(np.pad(a, pad, mode="wrap"), step, axis=axis)[inner])
+
+
+def bench_options(cfg: Config, rep: Report) -> Table:
+    import xgradient
+
+    table = Table(
+        "8. Other stencils, eager: ratios are time / time of np.copyto",
+        [
+            "dim",
+            "copy",
+            "new/copy",
+            "default/copy",
+            "accuracy=4/copy",
+            "second/copy",
+            "periodic/copy",
+            "periodic vs numpy",
+        ],
+    )
+    table.notes += [
+        f"{fmt_shape(cfg.shape3)} float64; default (numpy.gradient's formulas), accuracy=4 "
+        "(five-point stencil) and second (grad.second) on a non-uniform coordinate; periodic "
+        "(boundary='periodic', period inferred) on a uniform one",
+        "periodic vs numpy: against numpy.gradient of the array padded with its wrapped "
+        "neighbours (np.pad(mode='wrap')); xgradient's periodic stencil applies weights "
+        "+-1/(2h), which round exactly like numpy's (f[i+1] - f[i-1]) / (2h) when 1/(2h) is a "
+        "power of two, as with this step of 0.5, and may differ in the last bit ('close') "
+        "otherwise",
+    ]
+    a = random_array(cfg.shape3)
+    n = cfg.repeats
+    for axis, dim in enumerate(DIMS3):
+        label = f"options {dim}"
+        log(label)
+        obj = labelled(a, DIMS3, {dim: "non-uniform"})
+        uniform = labelled(a, DIMS3, {dim: "uniform"})
+        runs = {
+            "default": functools.partial(xgradient.gradient, obj, dim),
+            "accuracy=4": functools.partial(xgradient.gradient, obj, dim, accuracy=4),
+            "second": functools.partial(xgradient.second_derivative, obj, dim),
+            "periodic": functools.partial(xgradient.gradient, uniform, dim, boundary="periodic"),
+        }
+        t_copy = rep.attempt(f"{label}: copy", lambda: time_copy(a, n))
+        t_new = rep.attempt(f"{label}: new copy", lambda: best_of(a.copy, n))
+        t = {
+            name: rep.attempt(f"{label}: {name}", lambda f=fn: best_of(f, n))
+            for name, fn in runs.items()
+        }
+        step = float(uniform[dim].values[1] - uniform[dim].values[0])
+        same = rep.attempt(
+            f"{label}: periodic vs numpy",
+            functools.partial(periodic_check, a, axis, step, runs["periodic"]),
+        )
+        table.add(
+            f"{dim} (axis {axis})",
+            fmt_time(t_copy),
+            fmt_ratio(ratio(t_new, t_copy)),
+            *(fmt_ratio(ratio(t[name], t_copy)) for name in runs),
+            same or "n/a",
+        )
+    return table
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -1427,6 +1499,8 @@ def main(argv: list[str] | None = None) -> int:
         run_section(rep, "first-call", lambda: bench_first_call(cfg, rep))
     if "overhead" in cfg.sections:
         run_section(rep, "overhead", lambda: bench_overhead(cfg, rep))
+    if "options" in cfg.sections:
+        run_section(rep, "options", lambda: bench_options(cfg, rep))
 
     rep.show(rep.summary())
     log("done")

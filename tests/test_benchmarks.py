@@ -12,9 +12,9 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_gradient.py
 def test_benchmark_script_runs_on_tiny_arrays_and_finds_numpys_results():
     # Tiny shapes, one repeat: the point is that every section still runs
     # against the current API and that every result it checks is numpy's.
-    args = ["--size", "4x16x8", "--size2d", "16x32", "--chunks", "8x16", "--repeats", "1"]
+    args = ["--size", "6x16x8", "--size2d", "16x32", "--chunks", "8x16", "--repeats", "1"]
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), *args, "--only", "eager,dask,multi,graph"],
+        [sys.executable, str(SCRIPT), *args, "--only", "eager,dask,multi,graph,options"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -24,7 +24,7 @@ def test_benchmark_script_runs_on_tiny_arrays_and_finds_numpys_results():
     out = proc.stdout
     assert "no errors" in out, out[-3000:]
     assert "DIFFERENT" not in out and "SHAPE" not in out
-    # 18 eager rows (each also checks the kernel written into out=) and 4 Dask
-    # rows, each with a "vs numpy" cell.
+    # 18 eager rows (each also checks the kernel written into out=), 4 Dask
+    # rows and 3 periodic rows, each with a "vs numpy" cell.
     rows = [line for line in out.splitlines() if not line.lstrip().startswith("*")]
-    assert sum(" identical " in row for row in rows) == 18 + 4
+    assert sum(" identical" in row for row in rows) == 18 + 4 + 3
