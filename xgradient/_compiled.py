@@ -86,6 +86,21 @@ if numba is not None:
             hi = max(hi, d)
         return lo, hi
 
+    @numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
+    def _edge_row(center, out, p, i, j0, width, a, b, c, q0, q1):  # pragma: no cover
+        # numpy.gradient's one-sided formula for row i of tile [q0, q1) from
+        # rows j0 .. j0 + width - 1, as `edge_plane` computes it.
+        f0 = center[p, j0]
+        f1 = center[p, j0 + 1]
+        dst = out[p, i]
+        if width == 2:
+            for q in range(q0, q1):
+                dst[q] = (f1[q] - f0[q]) / a
+        else:
+            f2 = center[p, j0 + 2]
+            for q in range(q0, q1):
+                dst[q] = a * f0[q] + b * f1[q] + c * f2[q]
+
     def _make_kernels(parallel: bool) -> dict[str, Any]:
         variant = "parallel" if parallel else "serial"
 
@@ -100,7 +115,7 @@ if numba is not None:
             return numba.njit(parallel=parallel, cache=True, nogil=True, error_model="numpy")(fn)
 
         @jit
-        def rows_uniform(left, center, right, out, i0, i1, two_h, parts):
+        def rows_uniform(left, center, right, out, i0, i1, two_h, parts, edges):
             # 3-D (pre, m, post) blocks, derivative along the middle axis,
             # contiguous along `post`.  Work goes tile by tile along `post`
             # and, within a tile, point by point along the axis: the input
@@ -108,34 +123,48 @@ if numba is not None:
             # input element comes from memory once, not two or three times.
             # With few rows and tiles (a 2-D lat-lon field along lat: one
             # of each), `parts` also cuts the axis into pieces, so that every
-            # thread gets work.
+            # thread gets work.  `edges` (see `_edge_args`) asks for the
+            # dimension's one-sided end rows too, computed tile by tile while
+            # their input rows are in cache: on a short axis (16 levels)
+            # separate passes would read a quarter of the array again.
             pre, m, post = center.shape
             hl = left.shape[1]
             tiles = (post + TILE - 1) // TILE
+            width = edges[0]
             for t in prange(pre * tiles * parts):
                 pt = t // parts
+                part = t % parts
                 p = pt // tiles
                 q0 = (pt % tiles) * TILE
                 q1 = min(q0 + TILE, post)
-                s0, s1 = _piece(i0, i1, t % parts, parts)
+                if edges[1] and part == 0:
+                    _edge_row(center, out, p, 0, 0, width, edges[2], edges[3], edges[4], q0, q1)
+                s0, s1 = _piece(i0, i1, part, parts)
                 for i in range(s0, s1):
                     prev = left[p, hl - 1] if i == 0 else center[p, i - 1]
                     nxt = right[p, 0] if i == m - 1 else center[p, i + 1]
                     dst = out[p, i]
                     for q in range(q0, q1):
                         dst[q] = (nxt[q] - prev[q]) / two_h
+                if edges[5] and part == parts - 1:
+                    e = edges
+                    _edge_row(center, out, p, m - 1, m - width, width, e[6], e[7], e[8], q0, q1)
 
         @jit
-        def rows_weighted(left, center, right, out, i0, i1, a, b, c, parts):
+        def rows_weighted(left, center, right, out, i0, i1, a, b, c, parts, edges):
             pre, m, post = center.shape
             hl = left.shape[1]
             tiles = (post + TILE - 1) // TILE
+            width = edges[0]
             for t in prange(pre * tiles * parts):
                 pt = t // parts
+                part = t % parts
                 p = pt // tiles
                 q0 = (pt % tiles) * TILE
                 q1 = min(q0 + TILE, post)
-                s0, s1 = _piece(i0, i1, t % parts, parts)
+                if edges[1] and part == 0:
+                    _edge_row(center, out, p, 0, 0, width, edges[2], edges[3], edges[4], q0, q1)
+                s0, s1 = _piece(i0, i1, part, parts)
                 for i in range(s0, s1):
                     prev = left[p, hl - 1] if i == 0 else center[p, i - 1]
                     nxt = right[p, 0] if i == m - 1 else center[p, i + 1]
@@ -146,6 +175,9 @@ if numba is not None:
                     wc = c[i]
                     for q in range(q0, q1):
                         dst[q] = wa * prev[q] + wb * here[q] + wc * nxt[q]
+                if edges[5] and part == parts - 1:
+                    e = edges
+                    _edge_row(center, out, p, m - 1, m - width, width, e[6], e[7], e[8], q0, q1)
 
         # The middle loops index with unsigned integers: numba then knows
         # `i - 1` cannot be negative, drops its wrap-around check and LLVM
@@ -582,13 +614,42 @@ def first_derivative(
         else:
             name, weights = "weighted", _interior_weights(plan, m, parallel)
         parts = _parts(c3, i1 - i0, parallel)
-        kernels[("last_" if last else "rows_") + name](*operands, i0, i1, *weights, parts)
+        if last:
+            kernels["last_" + name](*operands, i0, i1, *weights, parts)
+        else:
+            edges = _edge_args(plan, m, c3.dtype)
+            kernels["rows_" + name](*operands, i0, i1, *weights, parts, edges)
+            if edges[1] or edges[5]:
+                return _deliver(result, out)  # the row kernel wrote the edges too
     if plan.edge_order + 1 <= m:
         # The usual case: each end's window lies inside the block.
         _edge_planes(c3, o3, plan, kernels["edge_plane"])
     elif plan.at_start or plan.at_end:
         _write_edges(center, axis, plan, left, right, result, parallel)
     return _deliver(result, out)
+
+
+def _edge_args(plan: BlockPlan, m: int, dtype: np.dtype) -> tuple[Any, ...]:
+    """What the row kernels need to write the dimension's end rows themselves.
+
+    ``(width, at_start, a, b, c, at_end, a, b, c)``: the one-sided formula's
+    window width and, for each end, whether the block holds it and the
+    coefficients ``edge_plane`` would use.  Both ends off when the windows
+    do not fit in the block (the caller then writes the edges its own way).
+    """
+    width = plan.edge_order + 1
+    ends = []
+    for present, start in ((plan.at_start, True), (plan.at_end, False)):
+        on = bool(present and width <= m)
+        # Placeholders of the same types when off: one compiled variant.
+        if plan.edge_order == 1:  # (f[1] - f[0]) / h
+            h = edge_coefficients(plan, start=start)[0] if on else 1.0
+            ends.append((on, _divisor(h, dtype), 0.0, 0.0))
+        else:
+            a, b, c = edge_coefficients(plan, start=start) if on else (np.float64(0.0),) * 3
+            ends.append((on, np.float64(a), np.float64(b), np.float64(c)))
+    (s_on, sa, sb, sc), (e_on, ea, eb, ec) = ends
+    return (width, s_on, sa, sb, sc, e_on, ea, eb, ec)
 
 
 def _parts(c3: np.ndarray, span: int, parallel: bool) -> int:
