@@ -64,8 +64,9 @@ if numba is not None:
 
     @numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
     def _weights_at(dx, left, i, m, at_end):  # pragma: no cover - compiled
-        # numpy.gradient's three weights for point i of a block (see
-        # `interior_weights`, which applies the same rules to every point).
+        # numpy.gradient's three weights for point i of a block, with the
+        # placeholder rules for points missing a neighbour (`interior_weights`
+        # explains them; it and `last_spacings` use this for a block's ends).
         n = dx.shape[0]
         k = left + i
         has1 = k >= 1
@@ -404,17 +405,7 @@ if numba is not None:
             for t in prange(pre * tiles):
                 p = t // tiles
                 q0 = (t % tiles) * TILE
-                q1 = min(q0 + TILE, post)
-                f0 = center[p, j0]
-                f1 = center[p, j0 + 1]
-                dst = out[p, i]
-                if width == 2:
-                    for q in range(q0, q1):
-                        dst[q] = (f1[q] - f0[q]) / a
-                else:
-                    f2 = center[p, j0 + 2]
-                    for q in range(q0, q1):
-                        dst[q] = a * f0[q] + b * f1[q] + c * f2[q]
+                _edge_row(center, out, p, i, j0, width, a, b, c, q0, min(q0 + TILE, post))
 
         @jit
         def interior_weights(dx, left, m, at_end):
@@ -442,17 +433,10 @@ if numba is not None:
                 a[i] = -(h2) / (h1 * (h1 + h2))
                 b[i] = (h2 - h1) / (h1 * h2)
                 c[i] = h1 / (h2 * (h1 + h2))
-            for i in range(m):
-                if lo <= i < hi:
-                    continue
-                k = left + i
-                has1 = k >= 1
-                has2 = k < n and not (at_end and i == m - 1)
-                h1 = dx[k - 1] if has1 else (dx[k] if has2 else 1.0)
-                h2 = dx[k] if has2 else h1
-                a[i] = -(h2) / (h1 * (h1 + h2))
-                b[i] = (h2 - h1) / (h1 * h2)
-                c[i] = h1 / (h2 * (h1 + h2))
+            for i in range(lo):
+                a[i], b[i], c[i] = _weights_at(dx, left, i, m, at_end)
+            for i in range(hi, m):
+                a[i], b[i], c[i] = _weights_at(dx, left, i, m, at_end)
             return a, b, c
 
         return {
