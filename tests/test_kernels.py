@@ -237,3 +237,21 @@ def test_step_range_is_the_extremes_of_numpys_diff(monkeypatch, numba):
     for bad in ([0.0, np.nan, 2.0], [0.0, 1.0, np.nan], [np.nan, 1.0, 2.0]):
         assert all(np.isnan(step_range(np.array(bad))))
     assert step_range(np.array([0.0, 1.0, np.inf])) == (1.0, np.inf)
+
+
+@pytest.mark.parametrize("kernel_name", ["first_derivative", "weighted_stencil"])
+def test_halos_that_do_not_match_the_block_plan_are_an_error(kernel_name):
+    # The compiled kernels index the halo cells the plan counts on: missing
+    # ones must be refused, not read out of bounds.
+    f = np.arange(40.0).reshape(4, 10)
+    if kernel_name == "first_derivative":
+        kernel, plan = first_derivative, plan_first_derivative(10, step=1.0).block(2, 8)
+    else:
+        positions = np.arange(10.0)
+        kernel = weighted_stencil
+        plan = plan_weighted(positions, periodic=True, period=10.0).block(0, 10)
+    center = f[:, 2:8] if kernel_name == "first_derivative" else f
+    with pytest.raises(ValueError, match=r"needs 1 left halo cell\(s\) along axis 1, got 0"):
+        kernel(center, 1, plan, None, f[:, :1])
+    with pytest.raises(ValueError, match=r"needs 1 right halo cell\(s\) along axis 1, got 2"):
+        kernel(center, 1, plan, f[:, :1], f[:, :2])

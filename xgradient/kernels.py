@@ -213,11 +213,22 @@ def first_derivative(
     """
     from . import _compiled
 
+    _check_halos(center, axis, plan, left, right)
     _check_out(out, center)
     fast = _compiled.first_derivative(center, axis, plan, left, right, parallel=parallel, out=out)
     if fast is not None:
         return fast
     return _into(first_derivative_reference(center, axis, plan, left, right), out)
+
+
+def _check_halos(center: Any, axis: int, plan: Any, left: Any, right: Any) -> None:
+    """The halos must hold the cells the block plan counts on (the kernels index them)."""
+    for side, halo, needed in (("left", left, plan.left), ("right", right, plan.right)):
+        got = 0 if halo is None else halo.shape[axis]
+        if got != needed:
+            raise ValueError(
+                f"the block plan needs {needed} {side} halo cell(s) along axis {axis}, got {got}"
+            )
 
 
 def _check_out(out: Any, center: Any) -> None:
@@ -378,6 +389,7 @@ def weighted_stencil(
     """
     from . import _compiled
 
+    _check_halos(center, axis, plan, left, right)
     _check_out(out, center)
     fast = _compiled.weighted_stencil(center, axis, plan, left, right, parallel=parallel, out=out)
     if fast is not None:
