@@ -259,6 +259,7 @@ class Report:
     def __init__(self, markdown: bool) -> None:
         self.markdown = markdown
         self.errors: list[str] = []
+        self.missing: list[str] = []  # optional packages not installed (not errors)
         self.targets: list[tuple[str, str, bool | None]] = []
 
     def error(self, label: str, exc: BaseException) -> None:
@@ -297,6 +298,7 @@ class Report:
                 sum(ok is None for _, ok in results),
                 shown or "-",
             )
+        table.notes += [f"not installed: {m}" for m in self.missing]
         table.notes += [f"error: {e}" for e in self.errors] or ["no errors"]
         table.notes.append(f"load average at the end: {load_average()}")
         return table
@@ -531,6 +533,10 @@ def metpy_first_derivative(rep: Report) -> Callable[..., Any] | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from metpy.calc import first_derivative
+    except ImportError:
+        rep.missing.append("MetPy (its columns read n/a)")
+        log("MetPy is not installed: its columns read n/a")
+        return None
     except Exception as exc:
         rep.error("MetPy import (MetPy columns will be n/a)", exc)
         return None
