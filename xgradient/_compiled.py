@@ -396,9 +396,11 @@ if numba is not None:
                 part = t % parts
                 row = center[p]
                 dst = out[p]
-                for i in range(i0, i1 if part == 0 else i0):  # the slow points: piece 0
-                    if lo <= i < hi:
-                        continue
+                # The points whose stencil reaches a halo, [i0, lo) and
+                # [hi, i1): a few at most, by piece 0.
+                slow = (lo - i0) + (i1 - hi) if part == 0 else 0
+                for s in range(slow):
+                    i = i0 + s if s < lo - i0 else hi + s - (lo - i0)
                     acc = 0.0
                     for k in range(width):
                         j = i - r + k
