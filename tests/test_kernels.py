@@ -255,3 +255,35 @@ def test_halos_that_do_not_match_the_block_plan_are_an_error(kernel_name):
         kernel(center, 1, plan, None, f[:, :1])
     with pytest.raises(ValueError, match=r"needs 1 right halo cell\(s\) along axis 1, got 2"):
         kernel(center, 1, plan, f[:, :1], f[:, :2])
+
+
+def test_block_plans_carry_positions_and_np_diffs_spacings():
+    positions = np.cumsum(np.random.default_rng(12).uniform(0.5, 1.5, 50))[::2]  # strided
+    plan = plan_first_derivative(25, positions=positions, edge_order=2)
+    assert plan.positions.flags.c_contiguous
+    assert_array_equal(plan.dx, np.diff(positions))
+    whole = plan.block(0, 25)
+    assert whole.positions is plan.positions  # the in-memory path copies nothing
+    lo, hi = plan.support(10, 20)
+    part = plan.block(10, 20)
+    assert_array_equal(part.positions, positions[lo:hi])
+    assert not np.shares_memory(part.positions, plan.positions)  # a task holds its slice only
+    assert_array_equal(part.dx, np.diff(positions[lo:hi]))
+    assert plan_first_derivative(25, step=1.0).block(0, 25).dx is None
+
+
+@pytest.mark.skipif(not _compiled.available(), reason="numba is not installed")
+@pytest.mark.parametrize("shape", [(1000,), (4, 1000), (1000, 3)])
+def test_compiled_kernels_never_build_the_spacings_array(shape):
+    # Spacings as large as the data (1-D series) would cost a pass and fresh
+    # pages: the compiled kernels read the positions and difference them.
+    axis = 0 if shape == (1000, 3) else len(shape) - 1
+    positions = np.cumsum(np.random.default_rng(13).uniform(0.5, 1.5, 1000))
+    f = np.random.default_rng(14).standard_normal(shape)
+    for edge_order in (1, 2):
+        block = plan_first_derivative(1000, positions=positions, edge_order=edge_order).block(
+            0, 1000
+        )
+        got = first_derivative(f, axis, block)
+        assert "dx" not in vars(block)  # the cached spacings were never asked for
+        assert_array_equal(got, np.gradient(f, positions, axis=axis, edge_order=edge_order))

@@ -63,16 +63,17 @@ if numba is not None:
         return s0, min(s0 + step, hi)
 
     @numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-    def _weights_at(dx, left, i, m, at_end):  # pragma: no cover - compiled
-        # numpy.gradient's three weights for point i of a block, with the
-        # placeholder rules for points missing a neighbour (`interior_weights`
-        # explains them; it and `last_spacings` use this for a block's ends).
-        n = dx.shape[0]
+    def _weights_at(x, left, i, m, at_end):  # pragma: no cover - compiled
+        # numpy.gradient's three weights for point i of a block, from the
+        # extended block's positions x, with the placeholder rules for points
+        # missing a neighbour (`interior_weights` explains them; it and
+        # `last_positions` use this for a block's ends).
+        n = x.shape[0] - 1  # spacings
         k = left + i
         has1 = k >= 1
         has2 = k < n and not (at_end and i == m - 1)
-        h1 = dx[k - 1] if has1 else (dx[k] if has2 else 1.0)
-        h2 = dx[k] if has2 else h1
+        h1 = (x[k] - x[k - 1]) if has1 else ((x[k + 1] - x[k]) if has2 else 1.0)
+        h2 = (x[k + 1] - x[k]) if has2 else h1
         return -(h2) / (h1 * (h1 + h2)), (h2 - h1) / (h1 * h2), h1 / (h2 * (h1 + h2))
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -241,11 +242,11 @@ if numba is not None:
                     dst[i] = a[i] * row[i - one] + b[i] * row[i] + c[i] * row[i + one]
 
         @jit
-        def last_spacings(left, center, right, out, i0, i1, dx, offset, at_end, parts):
-            # last_weighted for a single row (1-D data): the weights are
-            # computed on the fly from the spacings, exactly as
-            # interior_weights computes them, instead of being written to
-            # three arrays as large as the data and read back.
+        def last_positions(left, center, right, out, i0, i1, x, offset, at_end, parts):
+            # last_weighted for a single row (1-D data): the spacings and
+            # weights are computed on the fly from the positions, exactly as
+            # np.diff and interior_weights compute them, instead of being
+            # written to four arrays as large as the data and read back.
             pre, m = center.shape
             hl = left.shape[1]
             one = numba.uint64(1)
@@ -260,20 +261,20 @@ if numba is not None:
                 if lo == 0 and hi > 0:
                     if part == 0:
                         nxt = right[p, 0] if m == 1 else row[1]
-                        a, b, c = _weights_at(dx, offset, 0, m, at_end)
+                        a, b, c = _weights_at(x, offset, 0, m, at_end)
                         dst[0] = a * left[p, hl - 1] + b * row[0] + c * nxt
                     lo = 1
                 if hi == m and hi > lo:
                     if part == parts - 1:
                         prev = left[p, hl - 1] if m == 1 else row[m - 2]
-                        a, b, c = _weights_at(dx, offset, m - 1, m, at_end)
+                        a, b, c = _weights_at(x, offset, m - 1, m, at_end)
                         dst[m - 1] = a * prev + b * row[m - 1] + c * right[p, 0]
                     hi = m - 1
                 # Points 1 .. m-2 of the block have both spacings.
                 s0, s1 = _piece(lo, max(lo, hi), part, parts)
                 for i in range(numba.uint64(s0), numba.uint64(s1)):
-                    h1 = dx[base + i - one]
-                    h2 = dx[base + i]
+                    h1 = x[base + i] - x[base + i - one]
+                    h2 = x[base + i + one] - x[base + i]
                     a = -(h2) / (h1 * (h1 + h2))
                     b = (h2 - h1) / (h1 * h2)
                     c = h1 / (h2 * (h1 + h2))
@@ -457,9 +458,10 @@ if numba is not None:
                 _edge_row(center, out, p, i, j0, width, a, b, c, q0, min(q0 + TILE, post))
 
         @jit
-        def interior_weights(dx, left, m, at_end):
+        def interior_weights(x, left, m, at_end):
             # Point i of the block sits at index left + i of the extended
-            # block; its spacings are dx[left + i - 1] and dx[left + i].
+            # block, whose positions are x; its spacings are np.diff's
+            # x[left + i] - x[left + i - 1] and x[left + i + 1] - x[left + i].
             # numpy.gradient's weights, operation for operation (loops
             # instead of its array expressions: ~25 us less per call, which
             # matters for small arrays).  Points missing a neighbour (the
@@ -469,7 +471,7 @@ if numba is not None:
             a = np.empty(m)
             b = np.empty(m)
             c = np.empty(m)
-            n = dx.shape[0]
+            n = x.shape[0] - 1  # spacings
             # Points with both spacings, in a loop without branches (it
             # vectorises, and threads for long 1-D blocks); then the at most
             # two points of the block with a placeholder.
@@ -477,20 +479,20 @@ if numba is not None:
             hi = min(m - 1 if at_end else m, n - left)
             hi = max(hi, lo)
             for i in prange(lo, hi):
-                h1 = dx[left + i - 1]
-                h2 = dx[left + i]
+                h1 = x[left + i] - x[left + i - 1]
+                h2 = x[left + i + 1] - x[left + i]
                 a[i] = -(h2) / (h1 * (h1 + h2))
                 b[i] = (h2 - h1) / (h1 * h2)
                 c[i] = h1 / (h2 * (h1 + h2))
             for i in range(lo):
-                a[i], b[i], c[i] = _weights_at(dx, left, i, m, at_end)
+                a[i], b[i], c[i] = _weights_at(x, left, i, m, at_end)
             for i in range(hi, m):
-                a[i], b[i], c[i] = _weights_at(dx, left, i, m, at_end)
+                a[i], b[i], c[i] = _weights_at(x, left, i, m, at_end)
             return a, b, c
 
         return {
             "interior_weights": interior_weights,
-            "last_spacings": last_spacings,
+            "last_positions": last_positions,
             "edge_plane": edge_plane,
             "edge_difference": edge_difference,
             "edge_weights": edge_weights,
@@ -521,7 +523,7 @@ def _interior_weights(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """numpy.gradient's non-uniform weights for the block's points (index = block position)."""
     threads = parallel and m >= PARALLEL_MIN_SIZE  # long 1-D blocks: as costly as the data
-    return _KERNELS[threads]["interior_weights"](plan.dx, plan.left, m, plan.at_end)
+    return _KERNELS[threads]["interior_weights"](plan.positions, plan.left, m, plan.at_end)
 
 
 def _divisor(value: float, dtype: np.dtype) -> np.floating:
@@ -639,11 +641,11 @@ def first_derivative(
     if i1 > i0:
         last = c3.shape[2] == 1
         operands = [_2d(a) for a in (l3, c3, r3, o3)] if last else [l3, c3, r3, o3]
-        if plan.dx is None:
+        if plan.positions is None:
             name, weights = "uniform", (_divisor(2.0 * np.float64(plan.step), c3.dtype),)
         elif last and c3.shape[0] == 1:
             # One row: weights used once cost less computed on the fly.
-            name, weights = "spacings", (plan.dx, plan.left, plan.at_end)
+            name, weights = "positions", (plan.positions, plan.left, plan.at_end)
         else:
             name, weights = "weighted", _interior_weights(plan, m, parallel)
         parts = _parts(c3, i1 - i0, parallel)

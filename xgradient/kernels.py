@@ -123,7 +123,7 @@ def first_derivative_reference(
         f_prev = _take(g, axis, first - 1, last - 1)
         f_here = _take(g, axis, first, last)
         f_next = _take(g, axis, first + 1, last + 1)
-        if plan.dx is None:
+        if plan.positions is None:
             # np.float64 so that float32 data is divided in float64, as numpy
             # does when the step comes from a coordinate array.
             interior = (f_next - f_prev) / (2.0 * np.float64(plan.step))
@@ -150,20 +150,23 @@ def edge_coefficients(plan: BlockPlan, *, start: bool) -> tuple[np.float64, ...]
     ``(h,)``; for ``edge_order=2`` it is ``a f[0] + b f[1] + c f[2]`` and the
     result is ``(a, b, c)``, computed exactly as numpy.gradient computes them.
     """
-    uniform = plan.dx is None
+    x = plan.positions
+    uniform = x is None
+    # The end spacings from the positions, as np.diff computes them, without
+    # the spacings of the whole block.
     if plan.edge_order == 1:
-        h = plan.step if uniform else plan.dx[0 if start else -1]
+        h = plan.step if uniform else (x[1] - x[0] if start else x[-1] - x[-2])
         return (np.float64(h),)
     if uniform:
         h = np.float64(plan.step)
         return (-1.5 / h, 2.0 / h, -0.5 / h) if start else (0.5 / h, -2.0 / h, 1.5 / h)
     if start:
-        h1, h2 = np.float64(plan.dx[0]), np.float64(plan.dx[1])
+        h1, h2 = np.float64(x[1] - x[0]), np.float64(x[2] - x[1])
         a = -(2.0 * h1 + h2) / (h1 * (h1 + h2))
         b = (h1 + h2) / (h1 * h2)
         c = -h1 / (h2 * (h1 + h2))
     else:
-        h1, h2 = np.float64(plan.dx[-2]), np.float64(plan.dx[-1])
+        h1, h2 = np.float64(x[-2] - x[-3]), np.float64(x[-1] - x[-2])
         a = (h2) / (h1 * (h1 + h2))
         b = -(h2 + h1) / (h1 * h2)
         c = (2.0 * h2 + h1) / (h2 * (h1 + h2))

@@ -12,6 +12,7 @@ This module is pure NumPy on 1-D positions: no xarray, no dask.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -34,10 +35,11 @@ class BlockPlan:
     ----------
     step
         Uniform spacing, or ``None`` for non-uniform spacing.
-    dx
-        Spacing between consecutive points of the *extended* block (left
-        halo + block + right halo), length ``left + size + right - 1``;
-        ``None`` for uniform spacing.
+    positions
+        Positions of the points of the *extended* block (left halo + block +
+        right halo), length ``left + size + right``; ``None`` for uniform
+        spacing.  Kernels take the spacings from them as ``np.diff`` does
+        (:attr:`dx`), so no array of spacings as large as the data is needed.
     edge_order
         1 or 2: the accuracy of the one-sided formulas at the dimension's ends.
     left, right
@@ -48,12 +50,17 @@ class BlockPlan:
     """
 
     step: float | None
-    dx: np.ndarray | None
+    positions: np.ndarray | None
     edge_order: int
     left: int
     right: int
     at_start: bool
     at_end: bool
+
+    @cached_property
+    def dx(self) -> np.ndarray | None:
+        """Spacings of the extended block, ``np.diff(positions)``; ``None`` if uniform."""
+        return _spacings(self.positions)
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,12 @@ class FirstDerivativePlan:
     n: int
     edge_order: int
     step: float | None = None
-    dx: np.ndarray | None = None
+    positions: np.ndarray | None = None
+
+    @cached_property
+    def dx(self) -> np.ndarray | None:
+        """Spacings of the dimension, ``np.diff(positions)``; ``None`` if uniform."""
+        return _spacings(self.positions)
 
     def support(self, start: int, stop: int) -> tuple[int, int]:
         """Global index range ``[lo, hi)`` needed to compute points ``[start, stop)``.
@@ -89,13 +101,14 @@ class FirstDerivativePlan:
     def block(self, start: int, stop: int) -> BlockPlan:
         """The part of the plan that the block ``[start, stop)`` needs."""
         lo, hi = self.support(start, stop)
-        # A copy, so that a task holds its slice of the spacings, not all of
-        # them; the whole dimension (in-memory data) needs none.
-        whole = lo == 0 and hi == self.n
-        dx = None if self.dx is None else (self.dx if whole else self.dx[lo : hi - 1].copy())
+        # A copy, so that a task holds its slice of the positions, not all
+        # of them; the whole dimension (in-memory data) needs none.
+        x = self.positions
+        if x is not None and not (lo == 0 and hi == self.n):
+            x = x[lo:hi].copy()
         return BlockPlan(
             step=self.step,
-            dx=dx,
+            positions=x,
             edge_order=self.edge_order,
             left=start - lo,
             right=hi - stop,
@@ -135,11 +148,18 @@ def plan_first_derivative(
     if positions is not None:
         if step_range is not None and step_range[0] == step_range[1]:
             return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(step_range[0]))
-        dx = positions[1:] - positions[:-1]  # np.diff's values
-        if step_range is None and dx.min() == dx.max():  # all equal
-            return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(dx[0]))
-        return FirstDerivativePlan(n=n, edge_order=edge_order, dx=dx)
+        if step_range is None:
+            dx = _spacings(positions)
+            if dx.min() == dx.max():  # all equal
+                return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(dx[0]))
+        # Contiguous float64: one compiled specialisation of the kernels.
+        positions = np.ascontiguousarray(positions, dtype=np.float64)
+        return FirstDerivativePlan(n=n, edge_order=edge_order, positions=positions)
     return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(step))
+
+
+def _spacings(positions: np.ndarray | None) -> np.ndarray | None:
+    return None if positions is None else positions[1:] - positions[:-1]  # np.diff's values
 
 
 def finite_difference_weights(nodes: np.ndarray, order: int) -> np.ndarray:
