@@ -287,3 +287,73 @@ def test_compiled_kernels_never_build_the_spacings_array(shape):
         got = first_derivative(f, axis, block)
         assert "dx" not in vars(block)  # the cached spacings were never asked for
         assert_array_equal(got, np.gradient(f, positions, axis=axis, edge_order=edge_order))
+
+
+def _views():
+    """Blocks that are views of a larger array, as subsets and Dask chunks are."""
+    big = np.random.default_rng(15).standard_normal((2, 9, 40, 1024))
+    return {
+        "rows of a 2-D array": big[0, 0, 5:35, :],
+        "columns of a 2-D array": big[0, 0, :, 10:50],
+        "3-D subset": big[0, :, 5:35, 10:50],
+        # Slabs large enough to be taken one by one (SLAB_MIN_SIZE):
+        "3-D subset in slabs": big[0, :, 5:38, 10:1010],
+        "4-D subset": big[:, :, 5:35, 10:1010],
+        "strided last axis": big[0, :, :, ::2],
+        "reversed": big[0, ::-1, :, ::-1],
+        "broadcast": np.broadcast_to(big[0, 0, :1, :64], (9, 40, 64)),
+        "transposed subset": big[1, :, 3:30, :].transpose(1, 0, 2),
+    }
+
+
+@pytest.mark.parametrize("view", list(_views()))
+@pytest.mark.parametrize("stencil", ["uniform", "non-uniform", "accuracy 4", "periodic"])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_views_give_the_results_of_their_contiguous_copies(view, stencil, parallel):
+    f = _views()[view]
+    for axis in range(f.ndim):
+        n = f.shape[axis]
+        if n < 5:
+            continue  # too short for accuracy=4 (the 4-D subset's first axis)
+        positions = np.cumsum(np.random.default_rng(n).uniform(0.5, 1.5, n))
+        left = right = None
+        if stencil == "uniform":
+            kernel, plan = first_derivative, plan_first_derivative(n, step=0.5, edge_order=2)
+        elif stencil == "non-uniform":
+            kernel, plan = first_derivative, plan_first_derivative(n, positions=positions)
+        else:
+            kernel = weighted_stencil
+            periodic = stencil == "periodic"
+            period = positions[-1] - positions[0] + 1.0 if periodic else None
+            plan = plan_weighted(positions, accuracy=4, periodic=periodic, period=period)
+            if periodic:
+                left, right = (np.take(f, idx, axis=axis) for idx in ([-2, -1], [0, 1]))
+        block = plan.block(0, n)
+        got = kernel(f, axis, block, left, right, parallel=parallel)
+        assert got.flags.c_contiguous
+        assert_array_equal(got, kernel(np.ascontiguousarray(f), axis, block, left, right))
+        if stencil == "non-uniform":
+            assert_array_equal(got, np.gradient(f, positions, axis=axis))
+
+
+@pytest.mark.skipif(not _compiled.available(), reason="numba is not installed")
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_subsets_of_a_larger_array_are_not_copied(axis):
+    # A subset (or a Dask chunk that is a view) is read where it lies: no
+    # allocation the size of the block beyond the result.
+    import tracemalloc
+
+    big = np.random.default_rng(16).standard_normal((8, 200, 300))
+    f = big[:, 20:180, 30:270]
+    n = f.shape[axis]
+    plan = plan_first_derivative(n, positions=np.cumsum(np.linspace(1.0, 2.0, n))).block(0, n)
+    out = np.empty(f.shape)
+    first_derivative(f, axis, plan, out=out)  # compiled before measuring
+    tracemalloc.start()
+    try:
+        first_derivative(f, axis, plan, out=out)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < f.nbytes / 10
+    assert_array_equal(out, np.gradient(f, plan.positions, axis=axis))

@@ -22,6 +22,7 @@ compile cost is paid once per machine, not once per session.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from typing import Any
@@ -40,6 +41,9 @@ __all__ = ["available", "first_derivative", "step_range", "weighted_stencil"]
 
 # Below this many elements, threads cost more than they save.
 PARALLEL_MIN_SIZE = 1 << 18
+# Slabs of a block taken one kernel call each (see `_prepare`) must be at
+# least this large: a call costs about what copying 2**14 values does.
+SLAB_MIN_SIZE = 1 << 15
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # Elements of a row processed together by the row kernels: three input tiles
 # and one output tile (4 x 16 KiB in float32, 4 x 32 KiB in float64) fit in L2.
@@ -553,6 +557,26 @@ def _as3d(x: np.ndarray, axis: int) -> np.ndarray:
     return x.reshape(pre, shape[axis], post)
 
 
+def _kernel_axes(x: np.ndarray, axis: int) -> tuple[int, ...]:
+    """The order in which the kernels see ``x``'s axes, as ``(pre, m, post)``.
+
+    Normally ``x``'s own: ``pre`` is the axes before ``axis`` and ``post``
+    those after, merged.  A subset of a larger array differentiated along its
+    first axis (``t[:, 10:50, 20:80]`` along time) has axes after ``axis``
+    that do not merge into one; then only their trailing run that does is
+    ``post`` and the others become ``pre``, so the block is read where it lies
+    instead of copied.  The (C-ordered) result is seen in the same order,
+    which is a view only when no axis longer than 1 precedes ``axis``.
+    """
+    k, run = x.ndim, x.itemsize
+    while k - 1 > axis and (x.shape[k - 1] == 1 or x.strides[k - 1] == run):
+        run *= x.shape[k - 1]
+        k -= 1
+    if k == axis + 1 or math.prod(x.shape[:axis]) != 1:
+        return tuple(range(x.ndim))
+    return (*range(axis), *range(axis + 1, k), axis, *range(k, x.ndim))
+
+
 class _Flipped:
     """A Fortran-ordered block seen as a C-ordered one with its axes reversed."""
 
@@ -564,10 +588,11 @@ class _Flipped:
 
 
 def _prepare(center: Any, axis: int, left: Any, right: Any, parallel: bool | None) -> Any:
-    """Validate and reshape a block and its halos to contiguous 3-D (pre, m, post) arrays.
+    """Validate and reshape a block and its halos to 3-D (pre, m, post) arrays.
 
     Returns ``None`` when no compiled kernel applies, a :class:`_Flipped`
-    block to retry with for Fortran-ordered data, or ``(c3, l3, r3, parallel)``.
+    block to retry with for Fortran-ordered data, or
+    ``(c3, l3, r3, parallel, seen)``, ``seen`` telling how to see the result.
     """
     if numba is None or not isinstance(center, np.ndarray):
         return None
@@ -588,13 +613,102 @@ def _prepare(center: Any, axis: int, left: Any, right: Any, parallel: bool | Non
             center.size >= PARALLEL_MIN_SIZE
             and threading.current_thread() is threading.main_thread()
         )
-    # Contiguous operands keep a single, vectorised specialisation of each
-    # kernel; halos are thin, so making them contiguous costs nothing.
-    c3 = np.ascontiguousarray(_as3d(center, axis))
+    # The kernels read a block where it lies when its innermost axis is
+    # contiguous, as in a subset of a larger array or Dask chunks that are
+    # views of one array: a copy would cost a pass and fresh pages (~2x the
+    # kernel).  Other layouts are copied, so the inner loops always see unit
+    # strides and vectorise.  Halos are thin: made contiguous, they cost
+    # nothing.
+    axes = _kernel_axes(center, axis)
+    seen = axes.index(axis)
+    if (
+        axis > 0
+        and center.ndim > 2
+        and center[0].size >= SLAB_MIN_SIZE
+        and center.strides[-1] == center.itemsize
+        and not _merges(center, axes, seen)
+    ):
+        # A subset differentiated along a later axis, (t, y[a:b], x[c:d])
+        # along x: t and y do not merge, so the kernels would see a copy.
+        # Slab by slab along the first axis, each slab is read in place.
+        return _Slabs(center, axis, left, right, parallel)
+    c3 = _as3d(center.transpose(axes), seen)
+    if not _inner_contiguous(c3):
+        c3 = np.ascontiguousarray(c3)
     empty = np.empty((c3.shape[0], 0, c3.shape[2]), dtype=c3.dtype)
-    l3 = empty if left is None else np.ascontiguousarray(_as3d(left, axis), dtype=c3.dtype)
-    r3 = empty if right is None else np.ascontiguousarray(_as3d(right, axis), dtype=c3.dtype)
-    return c3, l3, r3, bool(parallel)
+    l3, r3 = (
+        empty if h is None else np.ascontiguousarray(_as3d(h.transpose(axes), seen), dtype=c3.dtype)
+        for h in (left, right)
+    )
+    return c3, l3, r3, bool(parallel), _Seen(axes, seen)
+
+
+def _merges(x: np.ndarray, axes: tuple[int, ...], axis: int) -> bool:
+    """Whether ``x.transpose(axes)`` is seen as ``(pre, m, post)`` without a copy.
+
+    ``axis`` is the differentiated axis's place in ``axes``; the axes before
+    it must merge into one, and those after it too.
+    """
+    shape = [x.shape[a] for a in axes]
+    strides = [x.strides[a] for a in axes]
+    for group in (range(axis), range(axis + 1, len(axes))):
+        dims = [d for d in group if shape[d] != 1]
+        if any(strides[a] != strides[b] * shape[b] for a, b in itertools.pairwise(dims)):
+            return False
+    return True
+
+
+class _Slabs:
+    """A block that the kernels take slab by slab along its first axis (see ``_prepare``)."""
+
+    def __init__(
+        self, center: np.ndarray, axis: int, left: Any, right: Any, parallel: bool
+    ) -> None:
+        self.center, self.axis, self.left, self.right = center, axis, left, right
+        self.parallel = parallel
+
+    def apply(self, kernel: Any, plan: Any, out: np.ndarray | None) -> np.ndarray:
+        c = self.center
+        result = _target(out, c.shape, c.dtype, (c, self.left, self.right))
+        for k in range(c.shape[0]):
+            kernel(
+                c[k],
+                self.axis - 1,
+                plan,
+                None if self.left is None else self.left[k],
+                None if self.right is None else self.right[k],
+                parallel=self.parallel,
+                out=result[k],
+            )
+        return _deliver(result, out)
+
+
+class _Seen:
+    """How :func:`_prepare` reordered a block's axes, to see its result the same way."""
+
+    def __init__(self, axes: tuple[int, ...], axis: int) -> None:
+        self.axes = axes
+        self.axis = axis
+
+    def out3(self, result: np.ndarray, shape3: tuple[int, ...]) -> np.ndarray:
+        o3 = _as3d(result.transpose(self.axes), self.axis)
+        # A copy here would take the kernels' writes away from the result.
+        if o3.shape != shape3 or not np.may_share_memory(o3, result):
+            raise AssertionError("the result cannot be seen as the block's (pre, m, post)")
+        return o3
+
+
+def _inner_contiguous(c3: np.ndarray) -> bool:
+    """Whether the kernels' innermost loop runs over adjacent, aligned elements.
+
+    That loop is along ``post`` (the row kernels), or along the
+    differentiated axis when ``post`` is 1 (the last-axis kernels).
+    """
+    if c3.flags.c_contiguous:
+        return True
+    _, m, post = c3.shape
+    inner = c3.strides[2] if post > 1 else c3.strides[1] if m > 1 else c3.itemsize
+    return bool(c3.flags.aligned and inner == c3.itemsize)
 
 
 def _2d(a: np.ndarray) -> np.ndarray:
@@ -620,6 +734,8 @@ def first_derivative(
     prepared = _prepare(center, axis, left, right, parallel)
     if prepared is None:
         return None
+    if isinstance(prepared, _Slabs):
+        return prepared.apply(first_derivative, plan, out)
     if isinstance(prepared, _Flipped):
         result = first_derivative(
             prepared.center,
@@ -631,10 +747,10 @@ def first_derivative(
             out=None if out is None else out.T,
         )
         return None if result is None else (out if out is not None else result.T)
-    c3, l3, r3, parallel = prepared
+    c3, l3, r3, parallel, seen = prepared
     m = c3.shape[1]
     result = _target(out, center.shape, c3.dtype, (center, left, right))
-    o3 = result.reshape(c3.shape)
+    o3 = seen.out3(result, c3.shape)
     i0 = 1 if plan.at_start else 0
     i1 = m - (1 if plan.at_end else 0)
     kernels = _KERNELS[parallel]
@@ -812,6 +928,8 @@ def weighted_stencil(
     prepared = _prepare(center, axis, left, right, parallel)
     if prepared is None:
         return None
+    if isinstance(prepared, _Slabs):
+        return prepared.apply(weighted_stencil, plan, out)
     if isinstance(prepared, _Flipped):
         result = weighted_stencil(
             prepared.center,
@@ -823,9 +941,9 @@ def weighted_stencil(
             out=None if out is None else out.T,
         )
         return None if result is None else (out if out is not None else result.T)
-    c3, l3, r3, parallel = prepared
+    c3, l3, r3, parallel, seen = prepared
     result = _target(out, center.shape, c3.dtype, (center, left, right))
-    o3 = result.reshape(c3.shape)
+    o3 = seen.out3(result, c3.shape)
     i0, i1 = plan.interior
     if i1 > i0:
         wt = np.ascontiguousarray(plan.weights.T)
