@@ -722,6 +722,21 @@ def bench_eager(cfg: Config, rep: Report) -> Table:
         if arrays[key] is None:
             continue
         table.add(*eager_row(cfg, rep, arrays[key], dims, axis, kind, fd, label))
+    # A regional subset of the 3-D float64 array, as ds.isel(y=..., x=...)
+    # gives it: a view, not contiguous, which the kernels read in place.
+    whole = arrays.get((cfg.shape3, np.dtype(np.float64).str))
+    if whole is not None:
+        _, ny, nx = whole.shape
+        subset = whole[:, ny // 16 : ny - ny // 16, nx // 16 : nx - nx // 16]
+        for axis in range(3):
+            label = f"eager subset {fmt_shape(subset.shape)} float64 {DIMS3[axis]} non-uniform"
+            log(label)
+            table.add(*eager_row(cfg, rep, subset, DIMS3, axis, "non-uniform", fd, label))
+        table.notes.append(
+            f"{fmt_shape(subset.shape)}: a regional subset of the {fmt_shape(whole.shape)} "
+            "float64 array (whole[:, ny/16 : -ny/16, nx/16 : -nx/16], a view; numpy, xarray and "
+            "the copies read it where it lies too)"
+        )
     return table
 
 

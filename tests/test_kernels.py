@@ -357,3 +357,16 @@ def test_subsets_of_a_larger_array_are_not_copied(axis):
         tracemalloc.stop()
     assert peak < f.nbytes / 10
     assert_array_equal(out, np.gradient(f, plan.positions, axis=axis))
+
+
+@pytest.mark.parametrize("stencil", ["non-uniform", "accuracy 4"])
+def test_a_block_plan_for_another_size_is_an_error(stencil):
+    # The compiled kernels index the plan's positions or weights by point.
+    f = np.arange(40.0).reshape(4, 10)
+    positions = np.cumsum(np.linspace(1.0, 2.0, 12))
+    if stencil == "non-uniform":
+        kernel, plan = first_derivative, plan_first_derivative(12, positions=positions)
+    else:
+        kernel, plan = weighted_stencil, plan_weighted(positions, accuracy=4)
+    with pytest.raises(ValueError, match=r"the block plan is for 12 points along axis 1, got 10"):
+        kernel(f, 1, plan.block(0, 12))

@@ -225,7 +225,18 @@ def first_derivative(
 
 
 def _check_halos(center: Any, axis: int, plan: Any, left: Any, right: Any) -> None:
-    """The halos must hold the cells the block plan counts on (the kernels index them)."""
+    """The block and its halos must have the sizes the plan counts on (the kernels index them)."""
+    size = center.shape[axis]
+    planned = getattr(plan, "weights", None)  # a weighted plan: one row per point
+    planned = (
+        len(planned)
+        if planned is not None
+        else None
+        if plan.positions is None
+        else len(plan.positions) - plan.left - plan.right
+    )
+    if planned is not None and planned != size:
+        raise ValueError(f"the block plan is for {planned} points along axis {axis}, got {size}")
     for side, halo, needed in (("left", left, plan.left), ("right", right, plan.right)):
         got = 0 if halo is None else halo.shape[axis]
         if got != needed:
