@@ -499,3 +499,15 @@ def test_several_dims_computed_together_read_each_input_block_once(as_dataset):
             assert_array_equal(result["b"].values, 2 * expected.values)
         else:
             assert_array_equal(result.values, expected.values)
+
+
+def test_a_lazy_result_does_not_follow_later_changes_to_the_positions_array():
+    # The graph holds its own copy of the positions, even where one chunk
+    # spans the whole dim (the eager path shares them: it computes at once).
+    positions = np.cumsum(np.random.default_rng(21).uniform(0.5, 1.5, 40))
+    f = np.random.default_rng(22).standard_normal((6, 40))
+    arr = xr.DataArray(f, dims=("y", "x")).chunk({"y": 2})  # x in one chunk
+    lazy = arr.grad("x", spacing={"x": positions})
+    expected = np.gradient(f, positions.copy(), axis=1)
+    positions[:] = np.arange(40.0)  # the caller reuses its array
+    np.testing.assert_array_equal(lazy.values, expected)

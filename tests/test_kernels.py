@@ -262,8 +262,11 @@ def test_block_plans_carry_positions_and_np_diffs_spacings():
     plan = plan_first_derivative(25, positions=positions, edge_order=2)
     assert plan.positions.flags.c_contiguous
     assert_array_equal(plan.dx, np.diff(positions))
-    whole = plan.block(0, 25)
+    whole = plan.block(0, 25, copy=False)
     assert whole.positions is plan.positions  # the in-memory path copies nothing
+    owned = plan.block(0, 25)  # what a lazy graph holds: not the caller's array
+    assert not np.shares_memory(owned.positions, plan.positions)
+    assert_array_equal(owned.positions, positions)
     lo, hi = plan.support(10, 20)
     part = plan.block(10, 20)
     assert_array_equal(part.positions, positions[lo:hi])
@@ -370,3 +373,41 @@ def test_a_block_plan_for_another_size_is_an_error(stencil):
         kernel, plan = weighted_stencil, plan_weighted(positions, accuracy=4)
     with pytest.raises(ValueError, match=r"the block plan is for 12 points along axis 1, got 10"):
         kernel(f, 1, plan.block(0, 12))
+
+
+def test_positions_of_another_dtype_get_numpys_arithmetic_in_that_dtype():
+    f = np.random.default_rng(17).standard_normal((4, 6))
+    positions = np.cumsum(np.random.default_rng(18).uniform(0.5, 1.5, 6)).astype(np.float32)
+    for edge_order in (1, 2):
+        block = plan_first_derivative(6, positions=positions, edge_order=edge_order).block(0, 6)
+        expected = np.gradient(f, positions, axis=1, edge_order=edge_order)
+        assert_array_equal(first_derivative(f, 1, block), expected)
+
+
+@pytest.mark.parametrize("kernel_name", ["first_derivative", "weighted_stencil"])
+def test_negative_axes_count_from_the_end(kernel_name):
+    f = np.random.default_rng(19).standard_normal((3, 4, 7))
+    positions = np.cumsum(np.linspace(1.0, 2.0, 7))
+    if kernel_name == "first_derivative":
+        kernel, plan = first_derivative, plan_first_derivative(7, positions=positions)
+    else:
+        kernel, plan = weighted_stencil, plan_weighted(positions, accuracy=4)
+    block = plan.block(0, 7)
+    assert_array_equal(kernel(f, -1, block), kernel(f, 2, block))
+    with pytest.raises(ValueError, match=r"axis -4 is out of bounds for a block of 3 dimension"):
+        kernel(f, -4, block)
+    with pytest.raises(ValueError, match=r"axis 3 is out of bounds for a block of 3 dimension"):
+        kernel(f, 3, block)
+
+
+def test_halos_of_the_wrong_shape_across_the_axis_are_an_error():
+    # Along the other axes a halo must match the block, cell for cell: the
+    # compiled kernels index it with the block's rows.
+    f = np.random.default_rng(20).standard_normal((400, 12))
+    block = plan_first_derivative(12, step=1.0).block(4, 8)
+    with pytest.raises(ValueError, match=r"the left halo has shape \(1, 1\); a block of shape "):
+        first_derivative(f[:, 4:8], 1, block, f[:1, 3:4], f[:, 8:9])
+    with pytest.raises(
+        ValueError, match=r"needs \(400, 1\) \(the block's shape but along axis 1\)"
+    ):
+        first_derivative(f[:, 4:8], 1, block, f[:, 3:4], f[:200, 8:9])

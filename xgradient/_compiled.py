@@ -591,8 +591,9 @@ def _prepare(center: Any, axis: int, left: Any, right: Any, parallel: bool | Non
     """Validate and reshape a block and its halos to 3-D (pre, m, post) arrays.
 
     Returns ``None`` when no compiled kernel applies, a :class:`_Flipped`
-    block to retry with for Fortran-ordered data, or
-    ``(c3, l3, r3, parallel, seen)``, ``seen`` telling how to see the result.
+    block to retry with for Fortran-ordered data, a :class:`_Slabs` block to
+    take slab by slab, or ``(c3, l3, r3, parallel, seen)``, ``seen`` telling
+    how to see the result.
     """
     if numba is None or not isinstance(center, np.ndarray):
         return None

@@ -103,7 +103,8 @@ def apply_in_memory(x: Any, axis: int, stencil: Any, kernel: Kernel) -> Any:
     bounds = [0, n]
     left = [x[_axis_slice(x.ndim, axis, a, b)] for _, a, b in halo_pieces(bounds, lo, 0)]
     right = [x[_axis_slice(x.ndim, axis, a, b)] for _, a, b in halo_pieces(bounds, n, hi)]
-    return _run_block(kernel, axis, stencil.block(0, n), left, x, right)
+    # Computed at once: the plan may share the caller's positions.
+    return _run_block(kernel, axis, stencil.block(0, n, copy=False), left, x, right)
 
 
 def apply_chunked(x: Any, axis: int, stencil: Any, kernel: Kernel, dtype: np.dtype) -> Any:

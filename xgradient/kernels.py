@@ -160,17 +160,19 @@ def edge_coefficients(plan: BlockPlan, *, start: bool) -> tuple[np.float64, ...]
     if uniform:
         h = np.float64(plan.step)
         return (-1.5 / h, 2.0 / h, -0.5 / h) if start else (0.5 / h, -2.0 / h, 1.5 / h)
+    # In the positions' dtype, as numpy computes them (float64 from the
+    # xarray layer; the Python constants do not promote a float32).
     if start:
-        h1, h2 = np.float64(x[1] - x[0]), np.float64(x[2] - x[1])
+        h1, h2 = x[1] - x[0], x[2] - x[1]
         a = -(2.0 * h1 + h2) / (h1 * (h1 + h2))
         b = (h1 + h2) / (h1 * h2)
         c = -h1 / (h2 * (h1 + h2))
     else:
-        h1, h2 = np.float64(x[-2] - x[-3]), np.float64(x[-1] - x[-2])
+        h1, h2 = x[-2] - x[-3], x[-1] - x[-2]
         a = (h2) / (h1 * (h1 + h2))
         b = -(h2 + h1) / (h1 * h2)
         c = (2.0 * h2 + h1) / (h2 * (h1 + h2))
-    return a, b, c
+    return np.float64(a), np.float64(b), np.float64(c)
 
 
 def _edge(window: Any, axis: int, plan: BlockPlan, *, start: bool) -> Any:
@@ -216,12 +218,21 @@ def first_derivative(
     """
     from . import _compiled
 
+    axis = _check_axis(axis, center)
     _check_halos(center, axis, plan, left, right)
     _check_out(out, center)
     fast = _compiled.first_derivative(center, axis, plan, left, right, parallel=parallel, out=out)
     if fast is not None:
         return fast
     return _into(first_derivative_reference(center, axis, plan, left, right), out)
+
+
+def _check_axis(axis: int, center: Any) -> int:
+    """``axis`` as a non-negative index (negative counts from the end, as in numpy)."""
+    ndim = center.ndim
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} is out of bounds for a block of {ndim} dimension(s)")
+    return axis % ndim
 
 
 def _check_halos(center: Any, axis: int, plan: Any, left: Any, right: Any) -> None:
@@ -243,6 +254,14 @@ def _check_halos(center: Any, axis: int, plan: Any, left: Any, right: Any) -> No
             raise ValueError(
                 f"the block plan needs {needed} {side} halo cell(s) along axis {axis}, got {got}"
             )
+        if halo is not None:
+            expected = (*center.shape[:axis], got, *center.shape[axis + 1 :])
+            if tuple(halo.shape) != expected:
+                raise ValueError(
+                    f"the {side} halo has shape {tuple(halo.shape)}; a block of shape "
+                    f"{tuple(center.shape)} needs {expected} (the block's shape but along "
+                    f"axis {axis})"
+                )
 
 
 def _check_out(out: Any, center: Any) -> None:
@@ -403,6 +422,7 @@ def weighted_stencil(
     """
     from . import _compiled
 
+    axis = _check_axis(axis, center)
     _check_halos(center, axis, plan, left, right)
     _check_out(out, center)
     fast = _compiled.weighted_stencil(center, axis, plan, left, right, parallel=parallel, out=out)

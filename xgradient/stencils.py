@@ -98,13 +98,17 @@ class FirstDerivativePlan:
             hi = max(hi, self.edge_order + 1)
         return lo, hi
 
-    def block(self, start: int, stop: int) -> BlockPlan:
-        """The part of the plan that the block ``[start, stop)`` needs."""
+    def block(self, start: int, stop: int, *, copy: bool = True) -> BlockPlan:
+        """The part of the plan that the block ``[start, stop)`` needs.
+
+        Its positions are a copy, so that a task holds its slice of them,
+        not all of them, and not the caller's array, which may change before
+        a lazy result is computed; ``copy=False`` (computing at once on the
+        whole dimension) shares them when it can.
+        """
         lo, hi = self.support(start, stop)
-        # A copy, so that a task holds its slice of the positions, not all
-        # of them; the whole dimension (in-memory data) needs none.
         x = self.positions
-        if x is not None and not (lo == 0 and hi == self.n):
+        if x is not None and (copy or not (lo == 0 and hi == self.n)):
             x = x[lo:hi].copy()
         return BlockPlan(
             step=self.step,
@@ -128,7 +132,8 @@ def plan_first_derivative(
     """Choose numpy.gradient's formulas for a dimension of ``n`` points.
 
     Exactly one of ``step`` (uniform spacing) and ``positions`` (1-D array of
-    ``n`` positions, already validated and converted to float64) is given.
+    ``n`` positions, already validated; the xarray layer passes float64, and
+    other dtypes get numpy's arithmetic in their dtype) is given.
     Like :func:`numpy.gradient`, positions whose differences are all equal are
     reduced to a uniform step, which selects numpy's (faster, and in floating
     point slightly different) uniform formula.  ``step_range``, the smallest
@@ -152,8 +157,8 @@ def plan_first_derivative(
             dx = _spacings(positions)
             if dx.min() == dx.max():  # all equal
                 return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(dx[0]))
-        # Contiguous float64: one compiled specialisation of the kernels.
-        positions = np.ascontiguousarray(positions, dtype=np.float64)
+        # Contiguous: one compiled specialisation of the kernels per dtype.
+        positions = np.ascontiguousarray(positions)
         return FirstDerivativePlan(n=n, edge_order=edge_order, positions=positions)
     return FirstDerivativePlan(n=n, edge_order=edge_order, step=float(step))
 
@@ -257,12 +262,13 @@ class WeightedPlan:
                 lo, hi = min(lo, j), max(hi, j + len(w))
         return lo, hi
 
-    def block(self, start: int, stop: int) -> WeightedBlockPlan:
+    def block(self, start: int, stop: int, *, copy: bool = True) -> WeightedBlockPlan:
+        """The part of the plan that the block ``[start, stop)`` needs (a copy of its weights)."""
         lo, hi = self.support(start, stop)
         a, b = self._interior(start, stop)
         edges = tuple((i - start, j - lo, w) for i, j, w in self.edges if start <= i < stop)
         return WeightedBlockPlan(
-            weights=self.weights[start:stop].copy(),
+            weights=self.weights[start:stop].copy() if copy else self.weights[start:stop],
             radius=self.radius,
             left=start - lo,
             right=hi - stop,
