@@ -159,6 +159,19 @@ def test_fortran_ordered_input_returns_out_itself():
         assert_array_equal(out, np.gradient(f, axis=0))
 
 
+def _kernel_and_plan(stencil, positions, *, step):
+    """The kernel and whole-dim plan of a stencil kind: numpy's (uniform with
+    ``step`` and edge_order=2, or non-uniform), or accuracy=4 / periodic."""
+    n = len(positions)
+    if stencil == "uniform":
+        return first_derivative, plan_first_derivative(n, step=step, edge_order=2)
+    if stencil == "non-uniform":
+        return first_derivative, plan_first_derivative(n, positions=positions)
+    periodic = stencil == "periodic"
+    period = positions[-1] - positions[0] + 1.0 if periodic else None
+    return weighted_stencil, plan_weighted(positions, accuracy=4, periodic=periodic, period=period)
+
+
 @pytest.mark.parametrize("stencil", ["uniform", "non-uniform", "accuracy 4", "periodic"])
 @pytest.mark.parametrize("shape", [(100_003,), (3, 40_000), (2, 5000)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -168,15 +181,7 @@ def test_threads_split_rows_of_the_last_axis_without_changing_a_bit(stencil, sha
     axis = len(shape) - 1
     n = shape[axis]
     positions = np.cumsum(np.random.default_rng(n).uniform(0.5, 1.5, n))
-    if stencil == "uniform":
-        kernel, plan = first_derivative, plan_first_derivative(n, step=0.25, edge_order=2)
-    elif stencil == "non-uniform":
-        kernel, plan = first_derivative, plan_first_derivative(n, positions=positions)
-    else:
-        kernel = weighted_stencil
-        periodic = stencil == "periodic"
-        period = positions[-1] - positions[0] + 1.0 if periodic else None
-        plan = plan_weighted(positions, accuracy=4, periodic=periodic, period=period)
+    kernel, plan = _kernel_and_plan(stencil, positions, step=0.25)
     f = np.random.default_rng(8).standard_normal(shape).astype(dtype)
     left = right = None
     if stencil == "periodic":
@@ -319,18 +324,10 @@ def test_views_give_the_results_of_their_contiguous_copies(view, stencil, parall
         if n < 5:
             continue  # too short for accuracy=4 (the 4-D subset's first axis)
         positions = np.cumsum(np.random.default_rng(n).uniform(0.5, 1.5, n))
+        kernel, plan = _kernel_and_plan(stencil, positions, step=0.5)
         left = right = None
-        if stencil == "uniform":
-            kernel, plan = first_derivative, plan_first_derivative(n, step=0.5, edge_order=2)
-        elif stencil == "non-uniform":
-            kernel, plan = first_derivative, plan_first_derivative(n, positions=positions)
-        else:
-            kernel = weighted_stencil
-            periodic = stencil == "periodic"
-            period = positions[-1] - positions[0] + 1.0 if periodic else None
-            plan = plan_weighted(positions, accuracy=4, periodic=periodic, period=period)
-            if periodic:
-                left, right = (np.take(f, idx, axis=axis) for idx in ([-2, -1], [0, 1]))
+        if stencil == "periodic":
+            left, right = (np.take(f, idx, axis=axis) for idx in ([-2, -1], [0, 1]))
         block = plan.block(0, n)
         got = kernel(f, axis, block, left, right, parallel=parallel)
         assert got.flags.c_contiguous
