@@ -1,9 +1,13 @@
-"""CuPy-backed data: the plain-array (reference) kernels on the GPU, eager and on Dask.
+"""CuPy-backed data on the GPU, eager and on Dask.
 
-Skipped unless CuPy is installed and sees a GPU (CI has none; these run on a
-GPU machine by hand, see docs/performance.md).  The oracle is numpy.gradient
-on the same values copied to the host, and xgradient's own NumPy result for
-the options numpy.gradient lacks.
+The first derivative of float data runs the fused CUDA kernel
+(:mod:`xgradient._cuda`); everything else (integer and complex data, the
+weighted stencils) runs the plain-array reference kernels on the device.
+Skipped unless CuPy is installed and sees a GPU (CI has none, and runs the
+CUDA kernel's source compiled for the host instead: tests/test_cuda_source.py;
+these run on a GPU machine by hand, see docs/performance.md).  The oracle is
+numpy.gradient on the same values copied to the host, and xgradient's own
+NumPy result for the options numpy.gradient lacks.
 """
 
 from __future__ import annotations
@@ -12,8 +16,13 @@ import numpy as np
 import pytest
 import xarray as xr
 from conftest import raise_if_dask_computes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import chunkings, differentiation_cases
 
 import xgradient
+from xgradient import kernels
+from xgradient.stencils import plan_first_derivative
 
 cp = pytest.importorskip("cupy")
 try:
@@ -60,7 +69,7 @@ def test_matches_numpy_gradient(dim, edge_order, uniform):
     assert result.name == "t"
 
 
-@pytest.mark.parametrize("dtype", ["float32", "int16"])
+@pytest.mark.parametrize("dtype", ["float32", "int16", "complex128"])
 def test_dtypes(dtype):
     host, device = _pair(dtype)
     result = xgradient.gradient(device, "y")
@@ -121,3 +130,134 @@ def test_spacing_given_as_a_cupy_array():
     result = xgradient.gradient(device, "y", spacing={"y": spacing})
     expected = np.gradient(host.values, positions, axis=1)
     np.testing.assert_array_equal(_host(result), expected)
+
+
+def test_float_data_runs_the_fused_kernel(monkeypatch):
+    pairs = [_pair(dtype) for dtype in ("float32", "float64")]
+    expected = [[xgradient.gradient(host, dim).values for dim in DIMS] for host, _ in pairs]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the plain-array kernel ran")
+
+    monkeypatch.setattr(kernels, "first_derivative_reference", refuse)
+    for (_, device), wanted in zip(pairs, expected, strict=True):
+        result = xgradient.gradient(device, list(DIMS))
+        for one, values in zip(result, wanted, strict=True):
+            np.testing.assert_array_equal(_host(one), values)
+
+
+def _block_pieces(values, axis, plan, chunks):
+    """Each block of ``chunks`` along ``axis``: the block, its halos and its plan."""
+    start = 0
+    for size in chunks:
+        stop = start + size
+        block_plan = plan.block(start, stop)
+        index = [slice(None)] * values.ndim
+
+        def take(lo, hi, index=index):
+            index[axis] = slice(lo, hi)
+            return values[tuple(index)]
+
+        left = take(start - block_plan.left, start) if block_plan.left else None
+        right = take(stop, stop + block_plan.right) if block_plan.right else None
+        yield take(start, stop), left, right, block_plan
+        start = stop
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    case=differentiation_cases(max_side=9),
+    dtype=st.sampled_from(["float32", "float64"]),
+    weight=st.sampled_from(["float32", "float64"]),
+    uniform=st.booleans(),
+    data=st.data(),
+)
+def test_fused_kernel_on_every_block_of_a_chunking(case, dtype, weight, uniform, data):
+    # Blocks with halos on either side, as the Dask layer hands them over:
+    # each is the reference kernel's result on the host, bit for bit.
+    edge_order, shape, axis = case
+    n = shape[axis]
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    host = rng.normal(size=shape).astype(dtype)
+    if uniform:
+        plan = plan_first_derivative(n, step=float(rng.uniform(0.1, 3.0)), edge_order=edge_order)
+    else:
+        positions = np.cumsum(rng.uniform(0.2, 2.0, n)).astype(weight)
+        plan = plan_first_derivative(n, positions=positions, edge_order=edge_order)
+    device = cp.asarray(host)
+    chunks = data.draw(chunkings(n), label="chunks")
+    for (c, lft, rgt, bp), (hc, hl, hr, _) in zip(
+        _block_pieces(device, axis, plan, chunks),
+        _block_pieces(host, axis, plan, chunks),
+        strict=True,
+    ):
+        got = kernels.first_derivative(c, axis, bp, lft, rgt)
+        assert isinstance(got, cp.ndarray)
+        expected = kernels.first_derivative_reference(hc, axis, bp, hl, hr)
+        np.testing.assert_array_equal(cp.asnumpy(got).view(np.uint8), expected.view(np.uint8))
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        lambda a: a[:, 3:30, 2:20],  # a regional subset
+        lambda a: a[::2],  # strided along the first axis
+        lambda a: cp.asfortranarray(a),
+        lambda a: a.transpose(2, 0, 1),
+    ],
+    ids=["subset", "strided", "fortran", "transposed"],
+)
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_views_and_other_layouts(view, axis):
+    _, device = _pair()
+    d = view(device.data)
+    h = cp.asnumpy(d)
+    positions = np.cumsum(np.random.default_rng(axis).uniform(0.5, 1.5, d.shape[axis]))
+    plan = plan_first_derivative(d.shape[axis], positions=positions, edge_order=2)
+    got = kernels.first_derivative(d, axis, plan.block(0, d.shape[axis]))
+    np.testing.assert_array_equal(
+        cp.asnumpy(got), np.gradient(h, positions, axis=axis, edge_order=2)
+    )
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_out_on_the_gpu(order, axis):
+    host, device = _pair()
+    n = SHAPE[axis]
+    plan = plan_first_derivative(n, positions=_positions(n, uniform=False)).block(0, n)
+    expected = kernels.first_derivative_reference(host.values, axis, plan)
+    # A separate array, C- or Fortran-ordered: the result lands in it.
+    out = cp.empty(SHAPE, order=order)
+    assert kernels.first_derivative(device.data, axis, plan, out=out) is out
+    np.testing.assert_array_equal(cp.asnumpy(out), expected)
+    # The input itself: no thread may overwrite a cell another still reads.
+    f = cp.array(device.data, order=order)
+    assert kernels.first_derivative(f, axis, plan, out=f) is f
+    np.testing.assert_array_equal(cp.asnumpy(f), expected)
+    # Another dtype: the result cast, as with a ufunc.
+    out32 = cp.empty(SHAPE, dtype=cp.float32)
+    kernels.first_derivative(device.data, axis, plan, out=out32)
+    np.testing.assert_array_equal(cp.asnumpy(out32), expected.astype(np.float32))
+
+
+@pytest.mark.skipif(
+    _GPUS == 0 or cp.cuda.Device().mem_info[0] < 12 * 2**30, reason="needs 12 GiB of GPU memory"
+)
+@pytest.mark.parametrize("uniform", [True, False], ids=["uniform", "non-uniform"])
+def test_arrays_beyond_32_bit_offsets(uniform):
+    # 2**30 + 2**22 elements: the kernel switches to 64-bit indices. Checked
+    # against numpy.gradient on the host at both ends of the array.
+    shape = (2**15 + 128, 2**15)
+    data = cp.random.default_rng(0).standard_normal(shape, dtype=cp.float32)
+    n = shape[0]
+    positions = np.arange(n) * 0.5 if uniform else np.cumsum(np.linspace(0.5, 1.5, n))
+    da = xr.DataArray(data, dims=("y", "x"), coords={"y": positions})
+    result = xgradient.gradient(da, "y", edge_order=2).data
+    head = np.gradient(cp.asnumpy(data[:6]), positions[:6], axis=0, edge_order=2)
+    tail = np.gradient(cp.asnumpy(data[-6:]), positions[-6:], axis=0, edge_order=2)
+    # The first and last rows use the one-sided formulas, the others the interior one.
+    np.testing.assert_array_equal(cp.asnumpy(result[:5]), head[:5])
+    np.testing.assert_array_equal(cp.asnumpy(result[-5:]), tail[-5:])
+    del data, result
+    cp.get_default_memory_pool().free_all_blocks()

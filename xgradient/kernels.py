@@ -5,11 +5,11 @@ Pure array functions, no xarray and no dask.  A kernel receives the block
 neighbouring blocks (``left``, ``right``), so callers never have to glue a
 block to its halo first.
 
-:func:`first_derivative` dispatches to a compiled, fused kernel (numba) for
-NumPy arrays when one is available and to :func:`first_derivative_reference`
-otherwise.  The reference kernel only uses slicing, arithmetic and
-``concatenate``, so it also runs on other array types (e.g. CuPy).  Both
-evaluate exactly numpy.gradient's expressions, in the same order, so their
+:func:`first_derivative` dispatches to a compiled, fused kernel for NumPy
+arrays (numba) and for float CuPy arrays (CUDA, :mod:`xgradient._cuda`) when
+one is available, and to :func:`first_derivative_reference` otherwise.  The
+reference kernel only uses slicing, arithmetic and ``concatenate``, so it
+also runs on other array types.  All of them evaluate exactly numpy.gradient's expressions, in the same order, so their
 results are bit-identical to each other and to ``numpy.gradient``.
 """
 
@@ -200,7 +200,8 @@ def first_derivative(
     """First derivative of one block: the fused compiled kernel where possible.
 
     Same parameters and result as :func:`first_derivative_reference`, which
-    it falls back to for non-NumPy arrays or when numba is not installed.
+    it falls back to where no fused kernel applies: arrays other than NumPy
+    and float CuPy ones, or numba (for NumPy) not installed.
     ``parallel`` picks the threaded (``True``) or serial (``False``) compiled
     kernel; ``None`` threads large arrays, from the main thread only.  With
     ``out`` the result is written there and ``out`` is returned, as with a
@@ -216,12 +217,14 @@ def first_derivative(
     array([[1., 2., 3.],
            [2., 4., 6.]])
     """
-    from . import _compiled
+    from . import _compiled, _cuda
 
     axis = _check_axis(axis, center)
     _check_halos(center, axis, plan, left, right)
     _check_out(out, center)
     fast = _compiled.first_derivative(center, axis, plan, left, right, parallel=parallel, out=out)
+    if fast is None:
+        fast = _cuda.first_derivative(center, axis, plan, left, right, out=out)
     if fast is not None:
         return fast
     return _into(first_derivative_reference(center, axis, plan, left, right), out)

@@ -1,0 +1,249 @@
+"""A fused CUDA kernel (through CuPy) for numpy.gradient's first derivative.
+
+The GPU twin of :mod:`xgradient._compiled`: one CUDA thread per output
+point reads the three (or, at an end, two or three) input cells it needs and
+writes its result once, with the block and its halo cells passed separately.
+The plain-array reference kernel, which CuPy arrays otherwise go through,
+launches one CUDA kernel per arithmetic step, each with a full-size
+temporary.
+
+The expressions are :func:`xgradient.kernels.first_derivative_reference`'s,
+in the same order and the same types, and the code is compiled with
+``--fmad=false``: NVRTC would otherwise contract ``a * f + b * g`` into fused
+multiply-adds, whose single rounding differs from numpy's two.  IEEE
+division and denormals are CUDA's defaults.  So the results are
+bit-identical to the reference kernel's, which are numpy.gradient's.
+
+Only float32 and float64 data with float32 or float64 positions take this
+path; :func:`first_derivative` returns ``None`` for anything else (non-CuPy
+arrays, integer or complex data, CuPy missing), and the caller falls back to
+the reference kernel.  CuPy compiles each of the few specialisations once
+and caches it on disk.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import numpy as np
+
+from .kernels import edge_coefficients
+from .stencils import BlockPlan
+
+__all__ = ["first_derivative", "kernel_source", "launch_arguments"]
+
+_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+_THREADS = 256
+# Enough blocks to fill any current GPU many times over; the kernel strides
+# through larger arrays.
+_MAX_BLOCKS = 1 << 16
+# Offsets below this (plus one grid stride) cannot overflow 32-bit indices.
+_INT32_LIMIT = 1 << 30
+
+_SOURCE = r"""
+typedef {data} T;     // the data and result type
+typedef {weight} W;   // the positions' type (non-uniform interior weights)
+typedef {compute} C;  // numpy's type for weights times data
+typedef {index} I;    // wide enough for every offset
+
+// Cell e of the extended block (left halo, block, right halo) on row (i, j).
+__device__ __forceinline__ T cell(
+    const T* __restrict__ center, const T* __restrict__ left, const T* __restrict__ right,
+    I i, I e, I j, I n, I post, I nl, I nr)
+{{
+    if (e < nl) return left[(i * nl + e) * post + j];
+    e -= nl;
+    if (e < n) return center[(i * n + e) * post + j];
+    return right[(i * nr + (e - n)) * post + j];
+}}
+
+extern "C" __global__ void first_derivative(
+    const T* __restrict__ center, const T* __restrict__ left, const T* __restrict__ right,
+    T* __restrict__ out, const W* __restrict__ weights,
+    I pre, I n, I post, I nl, I nr,
+    double two_h, double s0, double s1, double s2, double e0, double e1, double e2,
+    int edge_order, int uniform, int at_start, int at_end)
+{{
+    const I total = pre * n * post;
+    const I extended = nl + n + nr;
+    for (I idx = (I)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+         idx += (I)blockDim.x * gridDim.x) {{
+        const I j = idx % post;
+        const I row = idx / post;
+        const I k = row % n;
+        const I i = row / n;
+        T result;
+        if (at_start && k == 0) {{
+            // One-sided at the dimension's first point (the block starts there: nl == 0).
+            const T g0 = cell(center, left, right, i, 0, j, n, post, nl, nr);
+            const T g1 = cell(center, left, right, i, 1, j, n, post, nl, nr);
+            if (edge_order == 1) {{
+                result = (T)((double)(g1 - g0) / s0);
+            }} else {{
+                const T g2 = cell(center, left, right, i, 2, j, n, post, nl, nr);
+                result = (T)((s0 * (double)g0 + s1 * (double)g1) + s2 * (double)g2);
+            }}
+        }} else if (at_end && k == n - 1) {{
+            // One-sided at the dimension's last point: the last cells of the extended block.
+            const T g1 = cell(center, left, right, i, extended - 2, j, n, post, nl, nr);
+            const T g2 = cell(center, left, right, i, extended - 1, j, n, post, nl, nr);
+            if (edge_order == 1) {{
+                result = (T)((double)(g2 - g1) / e0);
+            }} else {{
+                const T g0 = cell(center, left, right, i, extended - 3, j, n, post, nl, nr);
+                result = (T)((e0 * (double)g0 + e1 * (double)g1) + e2 * (double)g2);
+            }}
+        }} else {{
+            const I e = k + nl;
+            const T f_prev = cell(center, left, right, i, e - 1, j, n, post, nl, nr);
+            const T f_here = cell(center, left, right, i, e, j, n, post, nl, nr);
+            const T f_next = cell(center, left, right, i, e + 1, j, n, post, nl, nr);
+            if (uniform) {{
+                // The difference in the data's type, the division in float64 (numpy's).
+                result = (T)((double)(f_next - f_prev) / two_h);
+            }} else {{
+                result = (T)(((C)weights[k] * (C)f_prev + (C)weights[n + k] * (C)f_here)
+                             + (C)weights[2 * n + k] * (C)f_next);
+            }}
+        }}
+        out[idx] = result;
+    }}
+}}
+"""
+
+
+def kernel_source(data: np.dtype, weight: np.dtype, *, wide: bool) -> str:
+    """The CUDA C++ source of the kernel for ``data`` values and ``weight`` positions.
+
+    ``wide`` selects 64-bit indices (arrays of more than 2**31 - 1 elements).
+    The compute type of the non-uniform interior is numpy's result type of
+    the two, as in ``weights * data``.
+
+    Examples
+    --------
+    >>> src = kernel_source(np.dtype("float32"), np.dtype("float64"), wide=False)
+    >>> "typedef double C;" in src and "typedef int I;" in src
+    True
+    """
+    compute = np.result_type(data, weight)
+    return _SOURCE.format(
+        data=_CTYPES[np.dtype(data)],
+        weight=_CTYPES[np.dtype(weight)],
+        compute=_CTYPES[compute],
+        index="long long" if wide else "int",
+    )
+
+
+@functools.cache
+def _kernel(data: np.dtype, weight: np.dtype, wide: bool) -> Any:
+    import cupy
+
+    # --fmad=false keeps numpy's roundings (see the module docstring).
+    return cupy.RawKernel(
+        kernel_source(data, weight, wide=wide), "first_derivative", options=("--fmad=false",)
+    )
+
+
+def _is_cupy(x: Any) -> bool:
+    return x is not None and type(x).__module__.split(".")[0] == "cupy"
+
+
+def _interior_weights(plan: BlockPlan, n: int) -> np.ndarray:
+    """numpy.gradient's non-uniform weights ``(a, b, c)`` for each point of the block.
+
+    The reference kernel's expressions on the same slices of the spacings,
+    so the same numbers; zeros where a point is an edge point.
+    """
+    dx = plan.dx
+    first = 1 if plan.at_start else 0  # block coordinates of the interior
+    last = n - (1 if plan.at_end else 0)
+    weights = np.zeros((3, n), dtype=dx.dtype)
+    if last > first:
+        dx1 = dx[plan.left + first - 1 : plan.left + last - 1]
+        dx2 = dx[plan.left + first : plan.left + last]
+        weights[0, first:last] = -(dx2) / (dx1 * (dx1 + dx2))
+        weights[1, first:last] = (dx2 - dx1) / (dx1 * dx2)
+        weights[2, first:last] = dx1 / (dx2 * (dx1 + dx2))
+    return weights
+
+
+def _as3d(x: Any, axis: int) -> Any:
+    shape = x.shape
+    return x.reshape(math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :]))
+
+
+def launch_arguments(
+    xp: Any, center: Any, axis: int, plan: BlockPlan, left: Any, right: Any, result: Any
+) -> tuple[tuple[Any, ...], bool]:
+    """The kernel's arguments for one block, and whether it needs 64-bit indices.
+
+    ``xp`` is the array namespace (CuPy; NumPy where the source is compiled
+    for the host, in the tests).  The block and its halos are seen as
+    C-contiguous ``(pre, n, post)`` arrays (a copy only if they are not
+    contiguous already); ``result`` is the C-contiguous output.
+    """
+    n = center.shape[axis]
+    c3 = xp.ascontiguousarray(_as3d(center, axis))
+    pre, _, post = c3.shape
+    halos = [
+        xp.ascontiguousarray(_as3d(h, axis)) if h is not None else c3[:, :0] for h in (left, right)
+    ]
+    uniform = plan.positions is None
+    weight = np.dtype(np.float64) if uniform else np.dtype(plan.positions.dtype)
+    two_h = 2.0 * np.float64(plan.step) if uniform else 0.0
+    weights = xp.asarray(np.zeros(3, weight) if uniform else _interior_weights(plan, n))
+    starts = edge_coefficients(plan, start=True) if plan.at_start else ()
+    ends = edge_coefficients(plan, start=False) if plan.at_end else ()
+    extended = plan.left + n + plan.right
+    wide = max(pre * extended * post, 3 * n) > _INT32_LIMIT
+    index = np.int64 if wide else np.int32
+    arguments = (
+        c3,
+        halos[0],
+        halos[1],
+        result,
+        weights,
+        *(index(v) for v in (pre, n, post, plan.left, plan.right)),
+        *(np.float64(v) for v in (two_h, *(*starts, 0, 0, 0)[:3], *(*ends, 0, 0, 0)[:3])),
+        *(np.int32(v) for v in (plan.edge_order, uniform, plan.at_start, plan.at_end)),
+    )
+    return arguments, wide
+
+
+def first_derivative(
+    center: Any, axis: int, plan: BlockPlan, left: Any, right: Any, *, out: Any = None
+) -> Any:
+    """The fused CUDA kernel on one CuPy block, or ``None`` when it does not apply.
+
+    Arguments are those of :func:`xgradient.kernels.first_derivative`, already
+    checked there; the result (or ``out``, filled) is a CuPy array.
+    """
+    if not _is_cupy(center):
+        return None
+    dtype = np.dtype(center.dtype)
+    positions = plan.positions
+    weight = np.dtype(np.float64) if positions is None else np.dtype(positions.dtype)
+    if dtype not in _CTYPES or weight not in _CTYPES:
+        return None
+    if any(h is not None and not (_is_cupy(h) and h.dtype == dtype) for h in (left, right)):
+        return None
+    import cupy
+
+    # Written in place only where no thread can overwrite a cell another still reads.
+    direct = (
+        out is not None
+        and out.dtype == dtype
+        and out.flags.c_contiguous
+        and not any(h is not None and cupy.may_share_memory(out, h) for h in (center, left, right))
+    )
+    result = out if direct else cupy.empty(center.shape, dtype=dtype)
+    if result.size:
+        arguments, wide = launch_arguments(cupy, center, axis, plan, left, right, result)
+        blocks = min(-(-result.size // _THREADS), _MAX_BLOCKS)
+        _kernel(dtype, weight, wide)((blocks,), (_THREADS,), arguments)
+    if out is None or direct:
+        return result
+    out[...] = result
+    return out
