@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import math
 import shutil
 import subprocess
 
@@ -40,11 +41,17 @@ _HOST_SHIM = """
 #define __device__
 #define __global__
 #define __forceinline__ inline
-struct xg_dim3 { unsigned int x; };
-static const xg_dim3 blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim = {1};
+#define __noinline__ __attribute__((noinline))
+struct xg_dim3 { unsigned int x, y, z; };
+static const xg_dim3 blockIdx = {0, 0, 0}, threadIdx = {0, 0, 0};
+static const xg_dim3 blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
 """
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
+# Every entry point runs every layout it can take here (on a GPU each takes
+# the layouts launch_shape gives it): with one thread, each strides through
+# the block.
+KERNELS = ["first_derivative", "first_derivative_rows", "first_derivative_last"]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +70,9 @@ def host_kernels(tmp_path_factory):
             check=True,
             capture_output=True,
         )
-        libraries[data, weight, wide] = ctypes.CDLL(str(library)).first_derivative
+        loaded = ctypes.CDLL(str(library))
+        for name in KERNELS:
+            libraries[data, weight, wide, name] = getattr(loaded, name)
     return libraries
 
 
@@ -76,7 +85,7 @@ def _as_ctypes(value, wide):
     return ctypes.c_double(float(value))
 
 
-def _host_first_derivative(kernels, center, axis, plan, left, right, *, wide=False):
+def _host_first_derivative(kernels, center, axis, plan, left, right, *, wide=False, name=None):
     result = np.empty(center.shape, center.dtype)
     arguments, needs_wide = _cuda.launch_arguments(np, center, axis, plan, left, right, result)
     wide = wide or needs_wide
@@ -84,7 +93,9 @@ def _host_first_derivative(kernels, center, axis, plan, left, right, *, wide=Fal
         arguments = tuple(np.int64(a) if isinstance(a, np.int32) else a for a in arguments)
         arguments = arguments[:-4] + tuple(np.int32(a) for a in arguments[-4:])
     weight = np.dtype(np.float64) if plan.positions is None else plan.positions.dtype
-    kernels[center.dtype, weight, wide](*(_as_ctypes(a, wide) for a in arguments))
+    if name is None:
+        name = _cuda.launch_shape(*(int(a) for a in arguments[5:8]))[0]
+    kernels[center.dtype, weight, wide, name](*(_as_ctypes(a, wide) for a in arguments))
     return result
 
 
@@ -113,13 +124,16 @@ def _blocks(values, axis, plan, chunks):
     weight=st.sampled_from(DTYPES),
     uniform=st.booleans(),
     wide=st.booleans(),
+    name=st.sampled_from(KERNELS),
     data=st.data(),
 )
 def test_host_compiled_kernel_is_the_reference_bit_for_bit(
-    host_kernels, case, dtype, weight, uniform, wide, data
+    host_kernels, case, dtype, weight, uniform, wide, name, data
 ):
     edge_order, shape, axis = case
     n = shape[axis]
+    if name == "first_derivative_last" and math.prod(shape[axis + 1 :]) != 1:
+        name = "first_derivative_rows"  # the innermost-axis kernel takes only that axis
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
     values = rng.normal(size=shape).astype(dtype)
     if uniform:
@@ -130,7 +144,9 @@ def test_host_compiled_kernel_is_the_reference_bit_for_bit(
     for center, left, right, block_plan in _blocks(
         values, axis, plan, data.draw(chunkings(n), label="chunks")
     ):
-        got = _host_first_derivative(host_kernels, center, axis, block_plan, left, right, wide=wide)
+        got = _host_first_derivative(
+            host_kernels, center, axis, block_plan, left, right, wide=wide, name=name
+        )
         expected = first_derivative_reference(center, axis, block_plan, left, right)
         assert got.dtype == expected.dtype
         assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
@@ -158,9 +174,33 @@ def test_the_kernel_source_is_compiled_without_contraction():
     # The GPU path's bit-identity rests on this option (see xgradient._cuda).
     import inspect
 
-    assert '"--fmad=false"' in inspect.getsource(_cuda._kernel)
+    assert '"--fmad=false"' in inspect.getsource(_cuda._module)
 
 
 def test_non_cupy_arrays_are_left_to_the_other_kernels():
     plan = plan_first_derivative(4, step=1.0)
     assert _cuda.first_derivative(np.zeros(4), 0, plan.block(0, 4), None, None) is None
+
+
+@pytest.mark.parametrize(
+    ("shape", "name"),
+    [
+        ((5, 7, 1), "first_derivative_last"),
+        ((5, 7, 3), "first_derivative"),
+        ((5, 7, 31), "first_derivative"),
+        ((5, 7, 32), "first_derivative_rows"),
+        ((1, 100_000, 40), "first_derivative_rows"),
+    ],
+)
+def test_launch_shapes_cover_every_point(shape, name):
+    # With CUDA's grid: every (i, k, j) gets at least one thread once the
+    # kernels' strides are counted, and no grid dimension passes its limit.
+    pre, n, post = shape
+    chosen, grid, block = _cuda.launch_shape(pre, n, post)
+    assert chosen == name
+    assert block == (256,)
+    assert all(1 <= g < 2**31 for g in grid) and (len(grid) == 1 or grid[1] <= 65535)
+    if name == "first_derivative_last":
+        assert grid[0] * block[0] >= n
+    elif name == "first_derivative_rows":
+        assert grid[0] * block[0] >= post
