@@ -154,13 +154,15 @@ extern "C" __global__ void first_derivative_rows(KERNEL_PARAMETERS)
     }}
 }}
 
-// post == 1 (the innermost axis): x runs along k, y along the rows i.
+// post == 1 (the innermost axis): x runs along k, y along the rows i.  The
+// loop over rows is the inner one, so that everything that depends on k alone
+// (the end tests, the weights) is worked out once per thread.
 extern "C" __global__ void first_derivative_last(KERNEL_PARAMETERS)
 {{
     const I j = 0;
-    for (I i = blockIdx.y; i < pre; i += gridDim.y) {{
-        for (I k = (I)blockIdx.x * blockDim.x + threadIdx.x; k < n;
-             k += (I)gridDim.x * blockDim.x) {{
+    for (I k = (I)blockIdx.x * blockDim.x + threadIdx.x; k < n;
+         k += (I)gridDim.x * blockDim.x) {{
+        for (I i = blockIdx.y; i < pre; i += gridDim.y) {{
             out[i * n + k] = point(POINT_ARGUMENTS);
         }}
     }}
