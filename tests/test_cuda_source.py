@@ -21,6 +21,7 @@ import itertools
 import math
 import shutil
 import subprocess
+import warnings
 
 import numpy as np
 import pytest
@@ -204,3 +205,19 @@ def test_launch_shapes_cover_every_point(shape, name):
         assert grid[0] * block[0] >= n
     elif name == "first_derivative_rows":
         assert grid[0] * block[0] >= post
+
+
+def test_a_kernel_cuda_cannot_build_falls_back_with_one_warning(monkeypatch):
+    # E.g. CuPy installed without its NVRTC library: differentiating must
+    # still work (the caller then runs the plain-array kernel), and say why once.
+    def fail(*args):
+        raise RuntimeError("libnvrtc.so not found")
+
+    monkeypatch.setattr(_cuda, "_module", fail)
+    monkeypatch.setattr(_cuda, "_FUNCTIONS", {})
+    key = (np.dtype(np.float64), np.dtype(np.float64), False, "first_derivative")
+    with pytest.warns(RuntimeWarning, match="could not build its CUDA kernel.*libnvrtc"):
+        assert _cuda._function(*key) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _cuda._function(*key) is None  # remembered: no second warning

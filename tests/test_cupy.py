@@ -261,3 +261,17 @@ def test_arrays_beyond_32_bit_offsets(uniform):
     np.testing.assert_array_equal(cp.asnumpy(result[-5:]), tail[-5:])
     del data, result
     cp.get_default_memory_pool().free_all_blocks()
+
+
+def test_without_a_buildable_kernel_the_plain_array_path_answers(monkeypatch):
+    from xgradient import _cuda
+
+    def fail(*args):
+        raise RuntimeError("libnvrtc.so not found")
+
+    monkeypatch.setattr(_cuda, "_module", fail)
+    monkeypatch.setattr(_cuda, "_FUNCTIONS", {})
+    host, device = _pair()
+    with pytest.warns(RuntimeWarning, match="could not build its CUDA kernel"):
+        result = xgradient.gradient(device, "y")
+    np.testing.assert_array_equal(_host(result), xgradient.gradient(host, "y").values)

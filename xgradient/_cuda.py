@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -173,7 +174,7 @@ extern "C" __global__ void first_derivative_last(KERNEL_PARAMETERS)
 def kernel_source(data: np.dtype, weight: np.dtype, *, wide: bool) -> str:
     """The CUDA C++ source of the kernel for ``data`` values and ``weight`` positions.
 
-    ``wide`` selects 64-bit indices (arrays of more than 2**31 - 1 elements).
+    ``wide`` selects 64-bit indices (blocks with offsets beyond 2**30).
     The compute type of the non-uniform interior is numpy's result type of
     the two, as in ``weights * data``.
 
@@ -200,9 +201,28 @@ def _module(data: np.dtype, weight: np.dtype, wide: bool) -> Any:
     return cupy.RawModule(code=kernel_source(data, weight, wide=wide), options=("--fmad=false",))
 
 
-@functools.cache
+_FUNCTIONS: dict[tuple[np.dtype, np.dtype, bool, str], Any] = {}
+
+
 def _function(data: np.dtype, weight: np.dtype, wide: bool, name: str) -> Any:
-    return _module(data, weight, wide).get_function(name)
+    """The compiled kernel, or ``None`` (once warned) if CUDA cannot build it here.
+
+    A machine whose CuPy cannot compile (no NVRTC library, say) still
+    differentiates, with the plain-array kernels.
+    """
+    key = (data, weight, wide, name)
+    if key not in _FUNCTIONS:
+        try:
+            _FUNCTIONS[key] = _module(data, weight, wide).get_function(name)
+        except Exception as error:  # CuPy's compile and driver errors have no common base
+            warnings.warn(
+                f"xgradient could not build its CUDA kernel ({type(error).__name__}: {error}); "
+                "CuPy arrays use the slower plain-array kernels instead",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            _FUNCTIONS[key] = None
+    return _FUNCTIONS[key]
 
 
 def launch_shape(pre: int, n: int, post: int) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
@@ -257,6 +277,11 @@ def _as3d(x: Any, axis: int) -> Any:
     return x.reshape(math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :]))
 
 
+def _wide(pre: int, n: int, post: int, plan: BlockPlan) -> bool:
+    """Whether some offset of the block or its halos needs 64-bit indices."""
+    return max(pre * (plan.left + n + plan.right) * post, 3 * n) > _INT32_LIMIT
+
+
 def launch_arguments(
     xp: Any, center: Any, axis: int, plan: BlockPlan, left: Any, right: Any, result: Any
 ) -> tuple[tuple[Any, ...], bool]:
@@ -279,8 +304,7 @@ def launch_arguments(
     weights = xp.asarray(np.zeros(3, weight) if uniform else _interior_weights(plan, n))
     starts = edge_coefficients(plan, start=True) if plan.at_start else ()
     ends = edge_coefficients(plan, start=False) if plan.at_end else ()
-    extended = plan.left + n + plan.right
-    wide = max(pre * extended * post, 3 * n) > _INT32_LIMIT
+    wide = _wide(pre, n, post, plan)
     index = np.int64 if wide else np.int32
     arguments = (
         c3,
@@ -314,18 +338,23 @@ def first_derivative(
         return None
     import cupy
 
+    shape = center.shape
+    pre, n, post = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
+    name, grid, block = launch_shape(pre, n, post)
+    function = _function(dtype, weight, _wide(pre, n, post, plan), name)
+    if function is None:
+        return None
     # Written in place only where no thread can overwrite a cell another still reads.
     direct = (
-        out is not None
+        _is_cupy(out)
         and out.dtype == dtype
         and out.flags.c_contiguous
         and not any(h is not None and cupy.may_share_memory(out, h) for h in (center, left, right))
     )
-    result = out if direct else cupy.empty(center.shape, dtype=dtype)
+    result = out if direct else cupy.empty(shape, dtype=dtype)
     if result.size:
-        arguments, wide = launch_arguments(cupy, center, axis, plan, left, right, result)
-        name, grid, block = launch_shape(*arguments[5:8])
-        _function(dtype, weight, wide, name)(grid, block, arguments)
+        arguments = launch_arguments(cupy, center, axis, plan, left, right, result)[0]
+        function(grid, block, arguments)
     if out is None or direct:
         return result
     out[...] = result
