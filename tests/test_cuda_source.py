@@ -1,17 +1,25 @@
 """The CUDA kernel's source, compiled for the host, against the reference kernel.
 
-CI has no GPU, but the kernel of :mod:`xgradient._cuda` is plain C++ apart
-from a few CUDA keywords.  Compiled by the host's C++ compiler, with those
-keywords defined away and one "thread" striding through the whole array, it
-runs the same index arithmetic, halo selection and floating-point expressions
-as on a GPU.  ``-ffp-contract=off`` plays the part of ``--fmad=false``.  The
-arguments come from :func:`xgradient._cuda.launch_arguments` with NumPy as
-the array namespace, the function the GPU path uses with CuPy.
+CI has no GPU, but the kernels of :mod:`xgradient._cuda` are plain C++ apart
+from a few CUDA keywords.  Compiled by the host's C++ compiler with those
+keywords defined away, they run the same halo selection and floating-point
+expressions as on a GPU (``-ffp-contract=off`` plays the part of
+``--fmad=false``).  A small launcher in front of each kernel runs a grid of
+CUDA threads one after the other, with ``blockIdx``, ``threadIdx``,
+``blockDim`` and ``gridDim`` set as CUDA sets them, so the mapping of
+threads to points is exercised too: with :func:`xgradient._cuda.launch_shape`'s
+grid, with shrunken grids that make every kernel stride, and with a single
+thread that strides through everything.  The arguments come from
+:func:`xgradient._cuda.launch_arguments` with NumPy as the array namespace,
+the function the GPU path uses with CuPy; a host stand-in for CuPy runs the
+dispatcher itself (``out=``, in place, other layouts).
 
 The oracle is the reference kernel, bit for bit, on blocks of every chunking
 (with their halos) of random arrays, for every combination of data and
-positions dtype, edge order, uniform or non-uniform spacing and index width.
-On a GPU, tests/test_cupy.py runs the kernel itself against numpy.gradient.
+positions dtype, edge order, uniform or non-uniform spacing and index type
+(the 64-bit specialisation on small arrays: its arithmetic, not its range).
+Threads run one at a time here, so races between them cannot show; on a GPU,
+tests/test_cupy.py runs the kernels themselves against numpy.gradient.
 """
 
 from __future__ import annotations
@@ -19,8 +27,11 @@ from __future__ import annotations
 import ctypes
 import itertools
 import math
+import os
 import shutil
 import subprocess
+import sys
+import types
 import warnings
 
 import numpy as np
@@ -35,35 +46,57 @@ from xgradient.kernels import first_derivative_reference
 from xgradient.stencils import plan_first_derivative
 
 COMPILER = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
-pytestmark = pytest.mark.skipif(COMPILER is None, reason="no C++ compiler on this machine")
+# In CI a missing compiler is a failure, not a silent skip: these are the
+# only tests of the CUDA kernels there.
+pytestmark = pytest.mark.skipif(
+    COMPILER is None and not os.environ.get("CI"), reason="no C++ compiler on this machine"
+)
 
-# CUDA's keywords and built-in variables, for one thread that strides through everything.
+# CUDA's keywords, and its built-in variables as globals the launchers set.
 _HOST_SHIM = """
 #define __device__
 #define __global__
 #define __forceinline__ inline
 #define __noinline__ __attribute__((noinline))
 struct xg_dim3 { unsigned int x, y, z; };
-static const xg_dim3 blockIdx = {0, 0, 0}, threadIdx = {0, 0, 0};
-static const xg_dim3 blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
+static xg_dim3 blockIdx, threadIdx, blockDim, gridDim;
 """
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
-# Every entry point runs every layout it can take here (on a GPU each takes
-# the layouts launch_shape gives it): with one thread, each strides through
-# the block.
+# launch_shape's constants, shrunk so that small arrays take every kernel and
+# their grids are too small to give each point its own thread.
+_SMALL_GRID = {"_THREADS": 3, "_MAX_BLOCKS": 2, "_MAX_GRID_Y": 2, "_ROW_MIN": 4}
 KERNELS = ["first_derivative", "first_derivative_rows", "first_derivative_last"]
+
+
+def _launcher(name):
+    """C++ that runs a ``(gx, gy)`` grid of ``bx``-thread blocks of kernel ``name``, in turn."""
+    return f"""
+extern "C" void launch_{name}(unsigned gx, unsigned gy, unsigned bx, KERNEL_PARAMETERS)
+{{
+    gridDim = {{gx, gy, 1}};
+    blockDim = {{bx, 1, 1}};
+    for (unsigned y = 0; y < gy; ++y)
+        for (unsigned x = 0; x < gx; ++x)
+            for (unsigned t = 0; t < bx; ++t) {{
+                blockIdx = {{x, y, 0}};
+                threadIdx = {{t, 0, 0}};
+                {name}(KERNEL_ARGUMENTS);
+            }}
+}}
+"""
 
 
 @pytest.fixture(scope="module")
 def host_kernels(tmp_path_factory):
-    """Every specialisation of the kernel, compiled for the host and loaded."""
+    """Every specialisation's launchers, compiled for the host and loaded."""
     folder = tmp_path_factory.mktemp("cuda_source")
     libraries = {}
     for data, weight, wide in itertools.product(DTYPES, DTYPES, [False, True]):
         stem = f"{data.name}_{weight.name}_{'wide' if wide else 'narrow'}"
         source = folder / f"{stem}.cpp"
-        source.write_text(_HOST_SHIM + _cuda.kernel_source(data, weight, wide=wide))
+        code = _cuda.kernel_source(data, weight, wide=wide)
+        source.write_text(_HOST_SHIM + code + "".join(_launcher(k) for k in KERNELS))
         library = folder / f"lib{stem}.so"
         flags = ["-std=c++14", "-O2", "-ffp-contract=off", "-shared", "-fPIC"]
         subprocess.run(
@@ -73,7 +106,7 @@ def host_kernels(tmp_path_factory):
         )
         loaded = ctypes.CDLL(str(library))
         for name in KERNELS:
-            libraries[data, weight, wide, name] = getattr(loaded, name)
+            libraries[data, weight, wide, name] = getattr(loaded, f"launch_{name}")
     return libraries
 
 
@@ -86,17 +119,30 @@ def _as_ctypes(value, wide):
     return ctypes.c_double(float(value))
 
 
-def _host_first_derivative(kernels, center, axis, plan, left, right, *, wide=False, name=None):
-    result = np.empty(center.shape, center.dtype)
-    arguments, needs_wide = _cuda.launch_arguments(np, center, axis, plan, left, right, result)
-    wide = wide or needs_wide
+def _launch(kernels, data, weight, wide, name, grid, block, arguments):
+    """Run kernel ``name`` over ``grid`` x ``block`` threads, as CuPy's launch would."""
     if wide:  # the 64-bit specialisation takes its indices as such
         arguments = tuple(np.int64(a) if isinstance(a, np.int32) else a for a in arguments)
         arguments = arguments[:-4] + tuple(np.int32(a) for a in arguments[-4:])
+    gx, gy = (*grid, 1)[:2]
+    kernels[data, weight, wide, name](
+        ctypes.c_uint(gx),
+        ctypes.c_uint(gy),
+        ctypes.c_uint(block[0]),
+        *(_as_ctypes(a, wide) for a in arguments),
+    )
+
+
+def _host_first_derivative(kernels, center, axis, plan, left, right, *, wide=False, name=None):
+    """The kernel on the host; ``name`` forces an entry point, run by one striding thread."""
+    result = np.empty(center.shape, center.dtype)
+    arguments, needs_wide = _cuda.launch_arguments(np, center, axis, plan, left, right, result)
     weight = np.dtype(np.float64) if plan.positions is None else plan.positions.dtype
     if name is None:
-        name = _cuda.launch_shape(*(int(a) for a in arguments[5:8]))[0]
-    kernels[center.dtype, weight, wide, name](*(_as_ctypes(a, wide) for a in arguments))
+        name, grid, block = _cuda.launch_shape(*(int(a) for a in arguments[5:8]))
+    else:
+        grid, block = (1, 1), (1,)
+    _launch(kernels, center.dtype, weight, wide or needs_wide, name, grid, block, arguments)
     return result
 
 
@@ -125,14 +171,18 @@ def _blocks(values, axis, plan, chunks):
     weight=st.sampled_from(DTYPES),
     uniform=st.booleans(),
     wide=st.booleans(),
-    name=st.sampled_from(KERNELS),
+    launch=st.sampled_from(["grid", "small grid", *KERNELS]),
     data=st.data(),
 )
 def test_host_compiled_kernel_is_the_reference_bit_for_bit(
-    host_kernels, case, dtype, weight, uniform, wide, name, data
+    host_kernels, case, dtype, weight, uniform, wide, launch, data
 ):
+    # launch: launch_shape's kernel and grid; the same with grids shrunk so
+    # far (3 threads a block, at most 2 blocks, rows from 4 points) that every
+    # kernel takes small arrays and strides; or one entry point, one thread.
     edge_order, shape, axis = case
     n = shape[axis]
+    name = launch if launch in KERNELS else None
     if name == "first_derivative_last" and math.prod(shape[axis + 1 :]) != 1:
         name = "first_derivative_rows"  # the innermost-axis kernel takes only that axis
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
@@ -142,15 +192,19 @@ def test_host_compiled_kernel_is_the_reference_bit_for_bit(
     else:
         positions = np.cumsum(rng.uniform(0.2, 2.0, n)).astype(weight)
         plan = plan_first_derivative(n, positions=positions, edge_order=edge_order)
-    for center, left, right, block_plan in _blocks(
-        values, axis, plan, data.draw(chunkings(n), label="chunks")
-    ):
-        got = _host_first_derivative(
-            host_kernels, center, axis, block_plan, left, right, wide=wide, name=name
-        )
-        expected = first_derivative_reference(center, axis, block_plan, left, right)
-        assert got.dtype == expected.dtype
-        assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
+    with pytest.MonkeyPatch.context() as patch:
+        if launch == "small grid":
+            for constant, value in _SMALL_GRID.items():
+                patch.setattr(_cuda, constant, value)
+        for center, left, right, block_plan in _blocks(
+            values, axis, plan, data.draw(chunkings(n), label="chunks")
+        ):
+            got = _host_first_derivative(
+                host_kernels, center, axis, block_plan, left, right, wide=wide, name=name
+            )
+            expected = first_derivative_reference(center, axis, block_plan, left, right)
+            assert got.dtype == expected.dtype
+            assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -186,11 +240,12 @@ def test_non_cupy_arrays_are_left_to_the_other_kernels():
 @pytest.mark.parametrize(
     ("shape", "name"),
     [
-        ((5, 7, 1), "first_derivative_last"),
+        ((5, 2000, 1), "first_derivative_last"),
+        ((10**6, 30, 1), "first_derivative"),  # short rows: the flat kernel
         ((5, 7, 3), "first_derivative"),
-        ((5, 7, 31), "first_derivative"),
-        ((5, 7, 32), "first_derivative_rows"),
-        ((1, 100_000, 40), "first_derivative_rows"),
+        ((5, 7, 1023), "first_derivative"),
+        ((5, 7, 1024), "first_derivative_rows"),
+        ((1, 100_000, 4000), "first_derivative_rows"),
     ],
 )
 def test_launch_shapes_cover_every_point(shape, name):
@@ -221,3 +276,89 @@ def test_a_kernel_cuda_cannot_build_falls_back_with_one_warning(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert _cuda._function(*key) is None  # remembered: no second warning
+
+
+class _HostArray(np.ndarray):
+    """A NumPy array that xgradient._cuda takes for a CuPy one (it looks at the module)."""
+
+
+_HostArray.__module__ = "cupy"
+
+
+def _on_device(values):
+    return values.view(_HostArray)
+
+
+@pytest.fixture
+def host_cupy(host_kernels, monkeypatch):
+    """A stand-in for CuPy whose arrays live on the host and whose kernels are the launchers."""
+    cupy = types.ModuleType("cupy")
+    cupy.ascontiguousarray = lambda a: _on_device(np.ascontiguousarray(a))
+    cupy.asarray = lambda a: _on_device(np.asarray(a))
+    cupy.empty = lambda shape, dtype: _on_device(np.empty(shape, dtype))
+    cupy.may_share_memory = np.may_share_memory
+
+    class Module:
+        def __init__(self, data, weight, wide):
+            self.key = (data, weight, wide)
+
+        def get_function(self, name):
+            key = (*self.key, name)
+            return lambda grid, block, arguments: _launch(
+                host_kernels, *key, grid, block, arguments
+            )
+
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setattr(_cuda, "_module", Module)
+    monkeypatch.setattr(_cuda, "_FUNCTIONS", {})
+    return cupy
+
+
+@pytest.mark.parametrize(
+    ("shape", "axis"),
+    [((5, 6, 7), 0), ((5, 6, 7), 1), ((5, 6, 7), 2), ((3, 1500), 1), ((1100, 3), 0)],
+    ids=["flat-0", "flat-1", "flat-2", "innermost-axis", "wide-rows"],
+)
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_dispatcher_into_new_arrays_into_out_and_in_place(host_cupy, shape, axis, order):
+    n = shape[axis]
+    positions = np.cumsum(np.random.default_rng(n).uniform(0.5, 1.5, n))
+    plan = plan_first_derivative(n, positions=positions, edge_order=2).block(0, n)
+    values = np.random.default_rng(1).normal(size=shape)
+    expected = first_derivative_reference(values, axis, plan)
+
+    def run(center, out=None):
+        return _cuda.first_derivative(center, axis, plan, None, None, out=out)
+
+    got = run(_on_device(np.array(values, order=order)))
+    assert type(got) is _HostArray
+    assert_array_equal(got, expected)
+    out = _on_device(np.full(shape, np.nan, order=order))
+    assert run(_on_device(values), out) is out
+    assert_array_equal(out, expected)
+    # In place: the kernels must never read a cell another point has overwritten.
+    f = _on_device(np.array(values, order=order))
+    assert run(f, f) is f
+    assert_array_equal(f, expected)
+    out32 = _on_device(np.empty(shape, np.float32))
+    run(_on_device(values), out32)
+    assert_array_equal(out32, expected.astype(np.float32))
+
+
+def test_dispatcher_on_a_view_with_halos_writing_into_the_block_itself(host_cupy):
+    # A mid-dimension block of a transposed view, its halos beside it, and
+    # out= the block itself (the halos lie outside it: no copy is needed).
+    values = np.random.default_rng(2).normal(size=(9, 40, 6))
+    plan = plan_first_derivative(40, positions=np.cumsum(np.linspace(1.0, 2.0, 40)))
+    view = _on_device(values.copy()).transpose(2, 1, 0)  # (6, 40, 9), along axis 1
+    block_plan = plan.block(10, 30)
+    center, left, right = view[:, 10:30], view[:, 9:10], view[:, 30:31]
+    expected = first_derivative_reference(
+        np.asarray(center).copy(), 1, block_plan, np.asarray(left), np.asarray(right)
+    )
+    got = _cuda.first_derivative(center, 1, block_plan, left, right)
+    assert_array_equal(got, expected)
+    block = _on_device(np.ascontiguousarray(center))
+    halos = (_on_device(np.ascontiguousarray(left)), _on_device(np.ascontiguousarray(right)))
+    assert _cuda.first_derivative(block, 1, block_plan, *halos, out=block) is block
+    assert_array_equal(block, expected)

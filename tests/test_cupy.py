@@ -242,23 +242,32 @@ def test_out_on_the_gpu(order, axis):
 
 
 @pytest.mark.skipif(
-    _GPUS == 0 or cp.cuda.Device().mem_info[0] < 12 * 2**30, reason="needs 12 GiB of GPU memory"
+    _GPUS == 0 or cp.cuda.Device().mem_info[0] < 24 * 2**30, reason="needs 24 GiB of GPU memory"
 )
 @pytest.mark.parametrize("uniform", [True, False], ids=["uniform", "non-uniform"])
-def test_arrays_beyond_32_bit_offsets(uniform):
-    # 2**30 + 2**22 elements: the kernel switches to 64-bit indices. Checked
-    # against numpy.gradient on the host at both ends of the array.
-    shape = (2**15 + 128, 2**15)
+@pytest.mark.parametrize("dim", ["y", "x"])
+def test_arrays_beyond_32_bit_offsets(dim, uniform):
+    # 2**31 + 2**21 float32 elements (8 GiB): offsets past 2**31 need the
+    # kernels' 64-bit specialisation (32-bit ones would wrap around and
+    # write garbage there). Checked against numpy.gradient on the host at both
+    # ends of the array, along the rows (y) and along the innermost axis (x).
+    shape = (2**16 + 64, 2**15)
     data = cp.random.default_rng(0).standard_normal(shape, dtype=cp.float32)
-    n = shape[0]
+    axis = 0 if dim == "y" else 1
+    n = shape[axis]
     positions = np.arange(n) * 0.5 if uniform else np.cumsum(np.linspace(0.5, 1.5, n))
-    da = xr.DataArray(data, dims=("y", "x"), coords={"y": positions})
-    result = xgradient.gradient(da, "y", edge_order=2).data
-    head = np.gradient(cp.asnumpy(data[:6]), positions[:6], axis=0, edge_order=2)
-    tail = np.gradient(cp.asnumpy(data[-6:]), positions[-6:], axis=0, edge_order=2)
-    # The first and last rows use the one-sided formulas, the others the interior one.
-    np.testing.assert_array_equal(cp.asnumpy(result[:5]), head[:5])
-    np.testing.assert_array_equal(cp.asnumpy(result[-5:]), tail[-5:])
+    da = xr.DataArray(data, dims=("y", "x"), coords={dim: positions})
+    result = xgradient.gradient(da, dim, edge_order=2).data
+    if dim == "y":
+        head = np.gradient(cp.asnumpy(data[:6]), positions[:6], axis=0, edge_order=2)
+        tail = np.gradient(cp.asnumpy(data[-6:]), positions[-6:], axis=0, edge_order=2)
+        # The first and last rows use the one-sided formulas, the others the interior one.
+        np.testing.assert_array_equal(cp.asnumpy(result[:5]), head[:5])
+        np.testing.assert_array_equal(cp.asnumpy(result[-5:]), tail[-5:])
+    else:
+        for rows in (slice(0, 3), slice(-3, None)):
+            expected = np.gradient(cp.asnumpy(data[rows]), positions, axis=1, edge_order=2)
+            np.testing.assert_array_equal(cp.asnumpy(result[rows]), expected)
     del data, result
     cp.get_default_memory_pool().free_all_blocks()
 

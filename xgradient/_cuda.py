@@ -4,7 +4,7 @@ The GPU twin of :mod:`xgradient._compiled`: one CUDA thread per output
 point reads the three (or, at an end, two or three) input cells it needs and
 writes its result once, with the block and its halo cells passed separately.
 The block is seen as ``(pre, n, post)``; the source holds one kernel for any
-such layout and two faster ones for the innermost axis and for wide rows
+such layout and two faster ones for a long innermost axis and for wide rows
 (:func:`launch_shape` picks).  The plain-array reference kernel, which CuPy
 arrays otherwise go through, launches one CUDA kernel per arithmetic step,
 each with a full-size temporary.
@@ -42,6 +42,8 @@ _THREADS = 256
 # Enough blocks to fill any current GPU many times over; the kernel strides
 # through larger arrays.
 _MAX_BLOCKS = 1 << 16
+# Rows at least this long keep at least 80% of a row kernel's threads busy.
+_ROW_MIN = 1024
 # CUDA's largest grid y.
 _MAX_GRID_Y = 65535
 # Offsets below this (plus one grid stride) cannot overflow 32-bit indices.
@@ -73,6 +75,10 @@ __device__ __forceinline__ T cell(
     int edge_order, int uniform, int at_start, int at_end
 #define POINT_ARGUMENTS \
     center, left, right, weights, i, k, j, n, post, nl, nr, \
+    two_h, s0, s1, s2, e0, e1, e2, edge_order, uniform, at_start, at_end
+// (KERNEL_ARGUMENTS: for the host tests, which emulate a grid of threads.)
+#define KERNEL_ARGUMENTS \
+    center, left, right, out, weights, pre, n, post, nl, nr, \
     two_h, s0, s1, s2, e0, e1, e2, edge_order, uniform, at_start, at_end
 #define KERNEL_PARAMETERS \
     const T* __restrict__ center, const T* __restrict__ left, const T* __restrict__ right, \
@@ -129,7 +135,7 @@ extern "C" __global__ void first_derivative(KERNEL_PARAMETERS)
     }}
 }}
 
-// post >= 32: x runs along the contiguous index j, y along the rows (i, k), so
+// Wide rows (post >= 1024): x runs along the contiguous index j, y along the rows (i, k), so
 // the index arithmetic is per row; a row inside the block reads its two
 // neighbour rows directly.
 extern "C" __global__ void first_derivative_rows(KERNEL_PARAMETERS)
@@ -155,7 +161,7 @@ extern "C" __global__ void first_derivative_rows(KERNEL_PARAMETERS)
     }}
 }}
 
-// post == 1 (the innermost axis): x runs along k, y along the rows i.  The
+// post == 1 (the innermost axis, n >= 1024): x runs along k, y along the rows i.  The
 // loop over rows is the inner one, so that everything that depends on k alone
 // (the end tests, the weights) is worked out once per thread.
 extern "C" __global__ void first_derivative_last(KERNEL_PARAMETERS)
@@ -228,10 +234,13 @@ def _function(data: np.dtype, weight: np.dtype, wide: bool, name: str) -> Any:
 def launch_shape(pre: int, n: int, post: int) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
     """Which kernel of the source runs a ``(pre, n, post)`` block, its grid and its blocks.
 
-    Measured on an H200 (docs/performance.md): the innermost axis (``post ==
-    1``) and wide rows (``post >= 32``) run 10-20% faster with 2-D grids whose
-    index arithmetic is per row rather than per point; other layouts take the
-    flat kernel.  Grid y is capped by CUDA's limit; the kernels stride.
+    Measured on an H200 (docs/performance.md): on long rows, the innermost
+    axis (``post == 1``) and wide rows (``post >= 1024``) run 10-20% faster
+    with 2-D grids whose index arithmetic is per row rather than per point.
+    Their blocks span one row, so on short rows most of a block's threads
+    would idle: rows shorter than :data:`_ROW_MIN` take the flat kernel, as
+    does every other layout.  Grid y is capped by CUDA's limit; the kernels
+    stride.
 
     Examples
     --------
@@ -239,10 +248,12 @@ def launch_shape(pre: int, n: int, post: int) -> tuple[str, tuple[int, ...], tup
     ('first_derivative_last', (8, 16), (256,))
     >>> launch_shape(16, 2048, 1024)[:2]
     ('first_derivative_rows', (4, 32768))
+    >>> launch_shape(10**6, 30, 1)[0]
+    'first_derivative'
     """
-    if post == 1:
+    if post == 1 and n >= _ROW_MIN:
         return "first_derivative_last", (-(-n // _THREADS), min(pre, _MAX_GRID_Y)), (_THREADS,)
-    if post >= 32:
+    if post >= _ROW_MIN:
         grid = (-(-post // _THREADS), min(pre * n, _MAX_GRID_Y))
         return "first_derivative_rows", grid, (_THREADS,)
     blocks = min(-(-(pre * n * post) // _THREADS), _MAX_BLOCKS)
