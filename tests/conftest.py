@@ -69,3 +69,37 @@ def np_gradient_along(da: xr.DataArray, dim: str, positions: Any = None, **kwarg
     axis = da.get_axis_num(dim)
     args = () if positions is None else (positions,)
     return np.gradient(np.asarray(da.values), *args, axis=axis, **kwargs)
+
+
+def block_pieces(values: Any, axis: int, plan: Any, chunks: tuple[int, ...]) -> Iterator[tuple]:
+    """Each block of ``chunks`` along ``axis``, as the Dask layer hands it to a kernel.
+
+    Yields ``(block, left_halo, right_halo, block_plan)``: views of
+    ``values`` (any array type), halos ``None`` where the plan needs none.
+    """
+    start = 0
+    for size in chunks:
+        stop = start + size
+        block_plan = plan.block(start, stop)
+        index = [slice(None)] * values.ndim
+
+        def take(lo: int, hi: int, index: list = index) -> Any:
+            index[axis] = slice(lo, hi)
+            return values[tuple(index)]
+
+        left = take(start - block_plan.left, start) if block_plan.left else None
+        right = take(stop, stop + block_plan.right) if block_plan.right else None
+        yield take(start, stop), left, right, block_plan
+        start = stop
+
+
+def random_first_derivative_plan(
+    rng: np.random.Generator, n: int, *, uniform: bool, dtype: Any, edge_order: int
+) -> Any:
+    """A plan for ``n`` points: a random uniform step, or random positions of ``dtype``."""
+    from xgradient.stencils import plan_first_derivative
+
+    if uniform:
+        return plan_first_derivative(n, step=float(rng.uniform(0.1, 3.0)), edge_order=edge_order)
+    positions = np.cumsum(rng.uniform(0.2, 2.0, n)).astype(dtype)
+    return plan_first_derivative(n, positions=positions, edge_order=edge_order)

@@ -36,6 +36,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import block_pieces, random_first_derivative_plan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
@@ -146,24 +147,6 @@ def _host_first_derivative(kernels, center, axis, plan, left, right, *, wide=Fal
     return result
 
 
-def _blocks(values, axis, plan, chunks):
-    """Each block of ``chunks`` along ``axis``: the block, its halos and its plan."""
-    start = 0
-    for size in chunks:
-        stop = start + size
-        block_plan = plan.block(start, stop)
-        index = [slice(None)] * values.ndim
-
-        def take(lo, hi, index=index):
-            index[axis] = slice(lo, hi)
-            return values[tuple(index)]
-
-        left = take(start - block_plan.left, start) if block_plan.left else None
-        right = take(stop, stop + block_plan.right) if block_plan.right else None
-        yield take(start, stop), left, right, block_plan
-        start = stop
-
-
 @settings(max_examples=300, deadline=None)
 @given(
     case=differentiation_cases(max_side=9),
@@ -187,16 +170,14 @@ def test_host_compiled_kernel_is_the_reference_bit_for_bit(
         name = "first_derivative_rows"  # the innermost-axis kernel takes only that axis
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
     values = rng.normal(size=shape).astype(dtype)
-    if uniform:
-        plan = plan_first_derivative(n, step=float(rng.uniform(0.1, 3.0)), edge_order=edge_order)
-    else:
-        positions = np.cumsum(rng.uniform(0.2, 2.0, n)).astype(weight)
-        plan = plan_first_derivative(n, positions=positions, edge_order=edge_order)
+    plan = random_first_derivative_plan(
+        rng, n, uniform=uniform, dtype=weight, edge_order=edge_order
+    )
     with pytest.MonkeyPatch.context() as patch:
         if launch == "small grid":
             for constant, value in _SMALL_GRID.items():
                 patch.setattr(_cuda, constant, value)
-        for center, left, right, block_plan in _blocks(
+        for center, left, right, block_plan in block_pieces(
             values, axis, plan, data.draw(chunkings(n), label="chunks")
         ):
             got = _host_first_derivative(
@@ -218,7 +199,7 @@ def test_host_compiled_kernel_on_a_non_contiguous_block_with_halos(
     values = np.asfortranarray(np.random.default_rng(axis).normal(size=(7, 11, 13)).astype(dtype))
     positions = np.cumsum(np.random.default_rng(1).uniform(0.5, 1.5, values.shape[axis]))
     plan = plan_first_derivative(values.shape[axis], positions=positions, edge_order=edge_order)
-    for center, left, right, block_plan in _blocks(
+    for center, left, right, block_plan in block_pieces(
         values, axis, plan, (3, 1, values.shape[axis] - 4)
     ):
         got = _host_first_derivative(host_kernels, center, axis, block_plan, left, right)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import raise_if_dask_computes
+from conftest import block_pieces, raise_if_dask_computes, random_first_derivative_plan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import chunkings, differentiation_cases
@@ -146,24 +146,6 @@ def test_float_data_runs_the_fused_kernel(monkeypatch):
             np.testing.assert_array_equal(_host(one), values)
 
 
-def _block_pieces(values, axis, plan, chunks):
-    """Each block of ``chunks`` along ``axis``: the block, its halos and its plan."""
-    start = 0
-    for size in chunks:
-        stop = start + size
-        block_plan = plan.block(start, stop)
-        index = [slice(None)] * values.ndim
-
-        def take(lo, hi, index=index):
-            index[axis] = slice(lo, hi)
-            return values[tuple(index)]
-
-        left = take(start - block_plan.left, start) if block_plan.left else None
-        right = take(stop, stop + block_plan.right) if block_plan.right else None
-        yield take(start, stop), left, right, block_plan
-        start = stop
-
-
 @settings(max_examples=200, deadline=None)
 @given(
     case=differentiation_cases(max_side=9),
@@ -179,16 +161,14 @@ def test_fused_kernel_on_every_block_of_a_chunking(case, dtype, weight, uniform,
     n = shape[axis]
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
     host = rng.normal(size=shape).astype(dtype)
-    if uniform:
-        plan = plan_first_derivative(n, step=float(rng.uniform(0.1, 3.0)), edge_order=edge_order)
-    else:
-        positions = np.cumsum(rng.uniform(0.2, 2.0, n)).astype(weight)
-        plan = plan_first_derivative(n, positions=positions, edge_order=edge_order)
+    plan = random_first_derivative_plan(
+        rng, n, uniform=uniform, dtype=weight, edge_order=edge_order
+    )
     device = cp.asarray(host)
     chunks = data.draw(chunkings(n), label="chunks")
     for (c, lft, rgt, bp), (hc, hl, hr, _) in zip(
-        _block_pieces(device, axis, plan, chunks),
-        _block_pieces(host, axis, plan, chunks),
+        block_pieces(device, axis, plan, chunks),
+        block_pieces(host, axis, plan, chunks),
         strict=True,
     ):
         got = kernels.first_derivative(c, axis, bp, lft, rgt)
