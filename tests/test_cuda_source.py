@@ -343,3 +343,13 @@ def test_dispatcher_on_a_view_with_halos_writing_into_the_block_itself(host_cupy
     halos = (_on_device(np.ascontiguousarray(left)), _on_device(np.ascontiguousarray(right)))
     assert _cuda.first_derivative(block, 1, block_plan, *halos, out=block) is block
     assert_array_equal(block, expected)
+
+
+def test_empty_blocks_compile_and_launch_nothing(host_cupy, monkeypatch):
+    def refuse(*args):
+        raise AssertionError("an empty block asked for a kernel")
+
+    monkeypatch.setattr(_cuda, "_function", refuse)
+    plan = plan_first_derivative(4, step=1.0).block(0, 4)
+    got = _cuda.first_derivative(_on_device(np.empty((0, 4))), 1, plan, None, None)
+    assert type(got) is _HostArray and got.shape == (0, 4)

@@ -352,8 +352,9 @@ def first_derivative(
     shape = center.shape
     pre, n, post = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
     name, grid, block = launch_shape(pre, n, post)
-    function = _function(dtype, weight, _wide(pre, n, post, plan), name)
-    if function is None:
+    # Empty blocks (Dask's metadata probes, say) launch nothing, and compile nothing.
+    function = _function(dtype, weight, _wide(pre, n, post, plan), name) if center.size else None
+    if function is None and center.size:
         return None
     # Written in place only where no thread can overwrite a cell another still reads.
     direct = (
@@ -363,7 +364,7 @@ def first_derivative(
         and not any(h is not None and cupy.may_share_memory(out, h) for h in (center, left, right))
     )
     result = out if direct else cupy.empty(shape, dtype=dtype)
-    if result.size:
+    if function is not None:
         arguments = launch_arguments(cupy, center, axis, plan, left, right, result)[0]
         function(grid, block, arguments)
     if out is None or direct:
