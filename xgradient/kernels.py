@@ -9,8 +9,9 @@ block to its halo first.
 arrays (numba) and for float CuPy arrays (CUDA, :mod:`xgradient._cuda`) when
 one is available, and to :func:`first_derivative_reference` otherwise.  The
 reference kernel only uses slicing, arithmetic and ``concatenate``, so it
-also runs on other array types.  All of them evaluate exactly numpy.gradient's expressions, in the same order, so their
-results are bit-identical to each other and to ``numpy.gradient``.
+also runs on other array types.  All of them evaluate exactly
+numpy.gradient's expressions, in the same order, so their results are
+bit-identical to each other and to ``numpy.gradient``.
 """
 
 from __future__ import annotations
