@@ -14,7 +14,9 @@ against the alternatives in one run:
 * ``cupy.gradient`` - the GPU twin of numpy.gradient;
 * ``copy`` - a device-to-device copy into an existing array, the floor;
 
-and checks every result against numpy.gradient on the host.  Then the first
+and checks every result against numpy.gradient on the host; the weighted
+stencils (periodic, fourth order, second derivative) likewise, against the
+plain-array kernel on the device and the reference on the host.  Then the first
 call (kernel compilation, or CuPy's disk cache) and a Dask-of-CuPy section:
 persisting xgradient against persisting ``d + 0`` and ``dask.array.gradient``
 on the same chunks.
@@ -33,8 +35,13 @@ import numpy as np
 import xarray as xr
 
 import xgradient
-from xgradient.kernels import first_derivative, first_derivative_reference
-from xgradient.stencils import plan_first_derivative
+from xgradient.kernels import (
+    first_derivative,
+    first_derivative_reference,
+    weighted_stencil,
+    weighted_stencil_reference,
+)
+from xgradient.stencils import plan_first_derivative, plan_weighted
 
 
 def _timer(cp, fn, repeats):
@@ -150,6 +157,56 @@ def eager_section(cp, shape, repeats, markdown):
     _table(header, rows, markdown)
 
 
+def options_section(cp, shape, repeats, markdown):
+    """The weighted stencils (periodic, fourth order, second derivative), float64 along x."""
+    host = np.random.default_rng(4).normal(size=shape)
+    data = cp.asarray(host)
+    target = cp.empty_like(data)
+    copy_ms = _timer(cp, lambda: target.__setitem__(Ellipsis, data), repeats)
+    n = shape[-1]
+    positions = np.cumsum(np.random.default_rng(5).uniform(0.5, 1.5, n))
+    axis = data.ndim - 1
+    rows = []
+    for label, options in [
+        ("periodic", {"periodic": True, "period": positions[-1] - positions[0] + 1.0}),
+        ("accuracy=4", {"accuracy": 4}),
+        ("second", {"order": 2}),
+    ]:
+        plan = plan_weighted(positions, **options)
+        block = plan.block(0, n)
+        halos = (None, None)
+        if plan.periodic:  # the wrapped cells, as the xarray layer passes them
+            r = plan.radius
+            halos = (data[..., n - r :], data[..., :r])
+        kernel_ms = _timer(
+            cp, lambda b=block, h=halos: weighted_stencil(data, axis, b, *h), repeats
+        )
+        plain_ms = _timer(
+            cp, lambda b=block, h=halos: weighted_stencil_reference(data, axis, b, *h), repeats
+        )
+        got = cp.asnumpy(weighted_stencil(data, axis, block, *halos))
+        expected = weighted_stencil_reference(
+            host, axis, block, *(None if h is None else cp.asnumpy(h) for h in halos)
+        )
+        rows.append(
+            [
+                "float64",
+                "x",
+                label,
+                f"{copy_ms:.3f} ms",
+                f"{kernel_ms:.3f} ms",
+                f"{plain_ms:.3f} ms",
+                f"{kernel_ms / copy_ms:.2f}x",
+                f"{plain_ms / kernel_ms:.1f}x",
+                _agreement(got, expected),
+            ]
+        )
+    print(f"## Weighted stencils, {'x'.join(map(str, shape))}, best of {repeats} (CUDA events)\n")
+    header = ["dtype", "dim", "stencil", "copy", "kernel", "plain", "kernel/copy", "plain/kernel"]
+    header += ["vs reference on the host"]
+    _table(header, rows, markdown)
+
+
 def first_call_section(cp):
     """The first derivative of a session: compiles the kernel, or loads it from CuPy's cache."""
     data = cp.asarray(np.random.default_rng(1).normal(size=(64, 64)).astype(np.float32))
@@ -231,6 +288,7 @@ def main() -> None:
     )
     first_call_section(cp)
     eager_section(cp, shape, args.repeats, args.markdown)
+    options_section(cp, shape, args.repeats, args.markdown)
     if not args.no_dask:
         dask_section(
             cp, (shape[0], shape[1] * 2, shape[2] * 2), (shape[0], 1024, 1024), 5, args.markdown

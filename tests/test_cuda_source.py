@@ -43,8 +43,8 @@ from numpy.testing import assert_array_equal
 from strategies import chunkings, differentiation_cases
 
 from xgradient import _cuda
-from xgradient.kernels import first_derivative_reference
-from xgradient.stencils import plan_first_derivative
+from xgradient.kernels import first_derivative_reference, weighted_stencil_reference
+from xgradient.stencils import plan_first_derivative, plan_weighted
 
 COMPILER = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
 # In CI a missing compiler is a failure, not a silent skip: these are the
@@ -68,12 +68,14 @@ DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
 # their grids are too small to give each point its own thread.
 _SMALL_GRID = {"_THREADS": 3, "_MAX_BLOCKS": 2, "_MAX_GRID_Y": 2, "_ROW_MIN": 4}
 KERNELS = ["first_derivative", "first_derivative_rows", "first_derivative_last"]
+ENTRY_POINTS = [*KERNELS, "weighted_stencil"]
 
 
 def _launcher(name):
     """C++ that runs a ``(gx, gy)`` grid of ``bx``-thread blocks of kernel ``name``, in turn."""
+    kind = "WEIGHTED" if name == "weighted_stencil" else "KERNEL"
     return f"""
-extern "C" void launch_{name}(unsigned gx, unsigned gy, unsigned bx, KERNEL_PARAMETERS)
+extern "C" void launch_{name}(unsigned gx, unsigned gy, unsigned bx, {kind}_PARAMETERS)
 {{
     gridDim = {{gx, gy, 1}};
     blockDim = {{bx, 1, 1}};
@@ -82,7 +84,7 @@ extern "C" void launch_{name}(unsigned gx, unsigned gy, unsigned bx, KERNEL_PARA
             for (unsigned t = 0; t < bx; ++t) {{
                 blockIdx = {{x, y, 0}};
                 threadIdx = {{t, 0, 0}};
-                {name}(KERNEL_ARGUMENTS);
+                {name}({kind}_ARGUMENTS);
             }}
 }}
 """
@@ -97,7 +99,7 @@ def host_kernels(tmp_path_factory):
         stem = f"{data.name}_{weight.name}_{'wide' if wide else 'narrow'}"
         source = folder / f"{stem}.cpp"
         code = _cuda.kernel_source(data, weight, wide=wide)
-        source.write_text(_HOST_SHIM + code + "".join(_launcher(k) for k in KERNELS))
+        source.write_text(_HOST_SHIM + code + "".join(_launcher(k) for k in ENTRY_POINTS))
         library = folder / f"lib{stem}.so"
         flags = ["-std=c++14", "-O2", "-ffp-contract=off", "-shared", "-fPIC"]
         subprocess.run(
@@ -106,31 +108,29 @@ def host_kernels(tmp_path_factory):
             capture_output=True,
         )
         loaded = ctypes.CDLL(str(library))
-        for name in KERNELS:
+        for name in ENTRY_POINTS:
             libraries[data, weight, wide, name] = getattr(loaded, f"launch_{name}")
     return libraries
 
 
-def _as_ctypes(value, wide):
+def _as_ctypes(value):
     if isinstance(value, np.ndarray):
         return ctypes.c_void_p(value.ctypes.data)
-    if isinstance(value, np.integer):
-        kind = ctypes.c_longlong if (wide and value.dtype == np.int64) else ctypes.c_int
-        return kind(int(value))
+    if isinstance(value, np.integer):  # the kernels' index type I, or int
+        return (
+            ctypes.c_longlong(int(value)) if value.dtype == np.int64 else ctypes.c_int(int(value))
+        )
     return ctypes.c_double(float(value))
 
 
 def _launch(kernels, data, weight, wide, name, grid, block, arguments):
     """Run kernel ``name`` over ``grid`` x ``block`` threads, as CuPy's launch would."""
-    if wide:  # the 64-bit specialisation takes its indices as such
-        arguments = tuple(np.int64(a) if isinstance(a, np.int32) else a for a in arguments)
-        arguments = arguments[:-4] + tuple(np.int32(a) for a in arguments[-4:])
     gx, gy = (*grid, 1)[:2]
     kernels[data, weight, wide, name](
         ctypes.c_uint(gx),
         ctypes.c_uint(gy),
         ctypes.c_uint(block[0]),
-        *(_as_ctypes(a, wide) for a in arguments),
+        *(_as_ctypes(a) for a in arguments),
     )
 
 
@@ -143,6 +143,9 @@ def _host_first_derivative(kernels, center, axis, plan, left, right, *, wide=Fal
         name, grid, block = _cuda.launch_shape(*(int(a) for a in arguments[5:8]))
     else:
         grid, block = (1, 1), (1,)
+    if wide and not needs_wide:  # the 64-bit specialisation on a small block
+        arguments = tuple(np.int64(a) if isinstance(a, np.int32) else a for a in arguments)
+        arguments = arguments[:-4] + tuple(np.int32(a) for a in arguments[-4:])  # int flags
     _launch(kernels, center.dtype, weight, wide or needs_wide, name, grid, block, arguments)
     return result
 
@@ -270,9 +273,8 @@ def _on_device(values):
     return values.view(_HostArray)
 
 
-@pytest.fixture
-def host_cupy(host_kernels, monkeypatch):
-    """A stand-in for CuPy whose arrays live on the host and whose kernels are the launchers."""
+def _use_host_cupy(patch, host_kernels):
+    """Make ``patch`` stand in for CuPy: host arrays, and the launchers as its kernels."""
     cupy = types.ModuleType("cupy")
     cupy.ascontiguousarray = lambda a: _on_device(np.ascontiguousarray(a))
     cupy.asarray = lambda a: _on_device(np.asarray(a))
@@ -289,10 +291,15 @@ def host_cupy(host_kernels, monkeypatch):
                 host_kernels, *key, grid, block, arguments
             )
 
-    monkeypatch.setitem(sys.modules, "cupy", cupy)
-    monkeypatch.setattr(_cuda, "_module", Module)
-    monkeypatch.setattr(_cuda, "_FUNCTIONS", {})
-    return cupy
+    patch.setitem(sys.modules, "cupy", cupy)
+    patch.setattr(_cuda, "_module", Module)
+    patch.setattr(_cuda, "_FUNCTIONS", {})
+
+
+@pytest.fixture
+def host_cupy(host_kernels, monkeypatch):
+    """A stand-in for CuPy whose arrays live on the host and whose kernels are the launchers."""
+    _use_host_cupy(monkeypatch, host_kernels)
 
 
 @pytest.mark.parametrize(
@@ -353,3 +360,96 @@ def test_empty_blocks_compile_and_launch_nothing(host_cupy, monkeypatch):
     plan = plan_first_derivative(4, step=1.0).block(0, 4)
     got = _cuda.first_derivative(_on_device(np.empty((0, 4))), 1, plan, None, None)
     assert type(got) is _HostArray and got.shape == (0, 4)
+
+
+def _periodic_pieces(values, axis, plan, chunks, radius):
+    """block_pieces on a periodic dim: the halos wrap around (as the Dask layer's do)."""
+    wrapped = np.concatenate(
+        [np.take(values, range(-radius, 0), axis), values, np.take(values, range(radius), axis)],
+        axis=axis,
+    )
+    index = [slice(None)] * values.ndim
+    start = 0
+    for size in chunks:
+        stop = start + size
+        block_plan = plan.block(start, stop)
+
+        def take(lo, hi):
+            index[axis] = slice(lo + radius, hi + radius)
+            return wrapped[tuple(index)]
+
+        left = take(start - block_plan.left, start) if block_plan.left else None
+        right = take(stop, stop + block_plan.right) if block_plan.right else None
+        yield take(start, stop), left, right, block_plan
+        start = stop
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    case=differentiation_cases(max_side=11),
+    dtype=st.sampled_from(DTYPES),
+    order=st.sampled_from([1, 2]),
+    accuracy=st.sampled_from([2, 4]),
+    periodic=st.booleans(),
+    uniform=st.booleans(),
+    launch=st.sampled_from(["grid", "small grid", "one thread"]),
+    data=st.data(),
+)
+def test_host_compiled_weighted_stencil_is_the_reference_bit_for_bit(
+    host_kernels, case, dtype, order, accuracy, periodic, uniform, launch, data
+):
+    # Periodic dims, fourth-order stencils and second derivatives, through
+    # the dispatcher on the CuPy stand-in, block by block with halos.
+    _, shape, axis = case
+    shape = list(shape)
+    shape[axis] = max(shape[axis], accuracy + order + 1)
+    n = shape[axis]
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    values = rng.normal(size=shape).astype(dtype)
+    positions = np.arange(n) * 0.7 if uniform else np.cumsum(rng.uniform(0.2, 2.0, n))
+    period = positions[-1] - positions[0] + (0.7 if uniform else 1.3)
+    plan = plan_weighted(
+        positions, order=order, accuracy=accuracy, periodic=periodic, period=period
+    )
+    chunks = data.draw(chunkings(n), label="chunks")
+    pieces = (
+        _periodic_pieces(values, axis, plan, chunks, plan.radius)
+        if periodic
+        else block_pieces(values, axis, plan, chunks)
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        _use_host_cupy(patch, host_kernels)
+        if launch == "small grid":
+            for constant, value in _SMALL_GRID.items():
+                patch.setattr(_cuda, constant, value)
+        elif launch == "one thread":
+            patch.setattr(_cuda, "_THREADS", 1)
+            patch.setattr(_cuda, "_MAX_BLOCKS", 1)
+        for center, left, right, block_plan in pieces:
+            expected = weighted_stencil_reference(center, axis, block_plan, left, right)
+            halos = [None if h is None else _on_device(h) for h in (left, right)]
+            got = _cuda.weighted_stencil(_on_device(center), axis, block_plan, *halos)
+            assert type(got) is _HostArray and got.dtype == expected.dtype
+            assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_weighted_dispatcher_into_out_and_in_place(host_cupy, order):
+    values = np.random.default_rng(3).normal(size=(6, 20, 5))
+    plan = plan_weighted(np.cumsum(np.linspace(1.0, 2.0, 20)), order=2, accuracy=4).block(0, 20)
+    expected = weighted_stencil_reference(values, 1, plan)
+    out = _on_device(np.full(values.shape, np.nan, order=order))
+    assert _cuda.weighted_stencil(_on_device(values), 1, plan, None, None, out=out) is out
+    assert_array_equal(out, expected)
+    f = _on_device(np.array(values, order=order))
+    assert _cuda.weighted_stencil(f, 1, plan, None, None, out=f) is f
+    assert_array_equal(f, expected)
+
+
+def test_a_weighted_plan_that_leaves_a_point_uncovered_is_left_to_the_reference():
+    from xgradient.stencils import WeightedBlockPlan
+
+    plan = WeightedBlockPlan(
+        weights=np.ones((4, 3)), radius=1, left=0, right=1, interior=(1, 4), edges=()
+    )
+    assert _cuda._rules(plan, 4) is None  # point 0 has neither weights nor a rule

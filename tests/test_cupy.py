@@ -1,8 +1,8 @@
 """CuPy-backed data on the GPU, eager and on Dask.
 
-The first derivative of float data runs the fused CUDA kernel
-(:mod:`xgradient._cuda`); everything else (integer and complex data, the
-weighted stencils) runs the plain-array reference kernels on the device.
+Float data runs the fused CUDA kernels (:mod:`xgradient._cuda`), for
+numpy.gradient's stencil and the weighted ones; integer and complex data run
+the plain-array reference kernels on the device.
 Skipped unless CuPy is installed and sees a GPU (CI has none, and runs the
 CUDA kernel's source compiled for the host instead: tests/test_cuda_source.py;
 these run on a GPU machine by hand, see docs/performance.md).  The oracle is
@@ -132,18 +132,31 @@ def test_spacing_given_as_a_cupy_array():
     np.testing.assert_array_equal(_host(result), expected)
 
 
-def test_float_data_runs_the_fused_kernel(monkeypatch):
-    pairs = [_pair(dtype) for dtype in ("float32", "float64")]
-    expected = [[xgradient.gradient(host, dim).values for dim in DIMS] for host, _ in pairs]
+WEIGHTED_OPTIONS = [{"boundary": "periodic"}, {"accuracy": 4}, {"second": True}]
+
+
+def test_float_data_runs_the_fused_kernels(monkeypatch):
+    # numpy.gradient's stencil and the weighted ones (periodic, fourth order,
+    # second derivative): none may go through the plain-array kernels.
+    def run(da, dim, second=False, **options):
+        return (xgradient.second_derivative if second else xgradient.gradient)(da, dim, **options)
+
+    cases = [{}, *WEIGHTED_OPTIONS]
+    pairs = {dtype: _pair(dtype, uniform=True) for dtype in ("float32", "float64")}
+    expected = {
+        (dtype, i, dim): run(host, dim, **options).values
+        for dtype, (host, _) in pairs.items()
+        for i, options in enumerate(cases)
+        for dim in DIMS
+    }
 
     def refuse(*args, **kwargs):
-        raise AssertionError("the plain-array kernel ran")
+        raise AssertionError("a plain-array kernel ran")
 
     monkeypatch.setattr(kernels, "first_derivative_reference", refuse)
-    for (_, device), wanted in zip(pairs, expected, strict=True):
-        result = xgradient.gradient(device, list(DIMS))
-        for one, values in zip(result, wanted, strict=True):
-            np.testing.assert_array_equal(_host(one), values)
+    monkeypatch.setattr(kernels, "weighted_stencil_reference", refuse)
+    for (dtype, i, dim), values in expected.items():
+        np.testing.assert_array_equal(_host(run(pairs[dtype][1], dim, **cases[i])), values)
 
 
 @settings(max_examples=200, deadline=None)

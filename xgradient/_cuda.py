@@ -1,4 +1,4 @@
-"""A fused CUDA kernel (through CuPy) for numpy.gradient's first derivative.
+"""Fused CUDA kernels (through CuPy): numpy.gradient's first derivative and the weighted stencils.
 
 The GPU twin of :mod:`xgradient._compiled`: one CUDA thread per output
 point reads the three (or, at an end, two or three) input cells it needs and
@@ -7,19 +7,21 @@ The block is seen as ``(pre, n, post)``; the source holds one kernel for any
 such layout and two faster ones for a long innermost axis and for wide rows
 (:func:`launch_shape` picks).  The plain-array reference kernel, which CuPy
 arrays otherwise go through, launches one CUDA kernel per arithmetic step,
-each with a full-size temporary.
+each with a full-size temporary.  The weighted stencils (periodic dims,
+fourth order, second derivatives) have a flat-grid kernel of their own that
+applies each point's weights in stencil order (:func:`weighted_stencil`).
 
-The expressions are :func:`xgradient.kernels.first_derivative_reference`'s,
-in the same order and the same types, and the code is compiled with
+The expressions are the reference kernels' (:mod:`xgradient.kernels`), in
+the same order and the same types, and the code is compiled with
 ``--fmad=false``: NVRTC would otherwise contract ``a * f + b * g`` into fused
 multiply-adds, whose single rounding differs from numpy's two.  IEEE
 division and denormals are CUDA's defaults.  So the results are
-bit-identical to the reference kernel's, which are numpy.gradient's.
+bit-identical to the reference kernels', which are numpy.gradient's.
 
-Only float32 and float64 data with float32 or float64 positions take this
-path; :func:`first_derivative` returns ``None`` for anything else (non-CuPy
-arrays, integer or complex data, CuPy missing), and the caller falls back to
-the reference kernel.  CuPy compiles each of the few specialisations once
+Only float32 and float64 data (with float32 or float64 positions) take this
+path; :func:`first_derivative` and :func:`weighted_stencil` return ``None``
+for anything else (non-CuPy arrays, integer or complex data, a kernel CuPy
+cannot build), and the caller falls back to the reference kernel.  CuPy compiles each of the few specialisations once
 and caches it on disk.
 """
 
@@ -33,9 +35,16 @@ from typing import Any
 import numpy as np
 
 from .kernels import edge_coefficients
-from .stencils import BlockPlan
+from .stencils import BlockPlan, WeightedBlockPlan
 
-__all__ = ["first_derivative", "kernel_source", "launch_arguments", "launch_shape"]
+__all__ = [
+    "first_derivative",
+    "kernel_source",
+    "launch_arguments",
+    "launch_shape",
+    "weighted_arguments",
+    "weighted_stencil",
+]
 
 _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _THREADS = 256
@@ -162,6 +171,51 @@ extern "C" __global__ void first_derivative_rows(KERNEL_PARAMETERS)
     }}
 }}
 
+// Weighted stencils (periodic dims, fourth order, second derivatives): each
+// point's float64 weights applied to its cells in stencil order and summed in
+// float64, as numpy evaluates float64 weights times the data.  `rules` holds,
+// for each point of the block, the index of its one-sided rule (-1 for the
+// interior points), then each rule's first cell of the extended block, its
+// length, and its offset into the rule weights (after the interior weights).
+#define WEIGHTED_PARAMETERS \
+    const T* __restrict__ center, const T* __restrict__ left, const T* __restrict__ right, \
+    T* __restrict__ out, const double* __restrict__ weights, const I* __restrict__ rules, \
+    I pre, I n, I post, I nl, I nr, I radius, I first, I last, I count
+#define WEIGHTED_ARGUMENTS \
+    center, left, right, out, weights, rules, pre, n, post, nl, nr, radius, first, last, count
+extern "C" __global__ void weighted_stencil(WEIGHTED_PARAMETERS)
+{{
+    const I total = pre * n * post;
+    const I width = 2 * radius + 1;
+    const I* __restrict__ rule_start = rules + n;
+    const I* __restrict__ rule_length = rule_start + count;
+    const I* __restrict__ rule_offset = rule_length + count;
+    for (I idx = (I)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+         idx += (I)blockDim.x * gridDim.x) {{
+        const I j = idx % post;
+        const I row = idx / post;
+        const I k = row % n;
+        const I i = row / n;
+        const double* __restrict__ w;
+        I e, cells;
+        if (k >= first && k < last) {{
+            w = weights + k * width;
+            e = nl + k - radius;
+            cells = width;
+        }} else {{
+            const I rule = rules[k];
+            w = weights + n * width + rule_offset[rule];
+            e = rule_start[rule];
+            cells = rule_length[rule];
+        }}
+        double sum = w[0] * (double)cell(center, left, right, i, e, j, n, post, nl, nr);
+        for (I s = 1; s < cells; ++s) {{
+            sum = sum + w[s] * (double)cell(center, left, right, i, e + s, j, n, post, nl, nr);
+        }}
+        out[idx] = (T)sum;
+    }}
+}}
+
 // post == 1 (the innermost axis, n >= 1024): x runs along k, y along the rows
 // i.  The loop over rows is the inner one, so that everything that depends on
 // k alone (the end tests, the weights) is worked out once per thread.
@@ -284,6 +338,24 @@ def _interior_weights(plan: BlockPlan, n: int) -> np.ndarray:
     return weights
 
 
+def _takes(center: Any, left: Any, right: Any) -> bool:
+    """Whether the CUDA kernels take this block: float CuPy data, and halos alike."""
+    return (
+        _is_cupy(center)
+        and np.dtype(center.dtype) in _CTYPES
+        and all(h is None or (_is_cupy(h) and h.dtype == center.dtype) for h in (left, right))
+    )
+
+
+def _operands(xp: Any, center: Any, axis: int, left: Any, right: Any) -> tuple[Any, list[Any]]:
+    """The block and its halos as C-contiguous ``(pre, n, post)`` arrays (empty for no halo)."""
+    c3 = xp.ascontiguousarray(_as3d(center, axis))
+    halos = [
+        xp.ascontiguousarray(_as3d(h, axis)) if h is not None else c3[:, :0] for h in (left, right)
+    ]
+    return c3, halos
+
+
 def _as3d(x: Any, axis: int) -> Any:
     shape = x.shape
     return x.reshape(math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :]))
@@ -305,11 +377,8 @@ def launch_arguments(
     contiguous already); ``result`` is the C-contiguous output.
     """
     n = center.shape[axis]
-    c3 = xp.ascontiguousarray(_as3d(center, axis))
+    c3, halos = _operands(xp, center, axis, left, right)
     pre, _, post = c3.shape
-    halos = [
-        xp.ascontiguousarray(_as3d(h, axis)) if h is not None else c3[:, :0] for h in (left, right)
-    ]
     uniform = plan.positions is None
     weight = np.dtype(np.float64) if uniform else np.dtype(plan.positions.dtype)
     two_h = 2.0 * np.float64(plan.step) if uniform else 0.0
@@ -339,15 +408,11 @@ def first_derivative(
     Arguments are those of :func:`xgradient.kernels.first_derivative`, already
     checked there; the result (or ``out``, filled) is a CuPy array.
     """
-    if not _is_cupy(center):
-        return None
-    dtype = np.dtype(center.dtype)
     positions = plan.positions
     weight = np.dtype(np.float64) if positions is None else np.dtype(positions.dtype)
-    if dtype not in _CTYPES or weight not in _CTYPES:
+    if not _takes(center, left, right) or weight not in _CTYPES:
         return None
-    if any(h is not None and not (_is_cupy(h) and h.dtype == dtype) for h in (left, right)):
-        return None
+    dtype = np.dtype(center.dtype)
     import cupy
 
     shape = center.shape
@@ -357,17 +422,128 @@ def first_derivative(
     function = _function(dtype, weight, _wide(pre, n, post, plan), name) if center.size else None
     if function is None and center.size:
         return None
-    # Written in place only where no thread can overwrite a cell another still reads.
-    direct = (
-        _is_cupy(out)
-        and out.dtype == dtype
-        and out.flags.c_contiguous
-        and not any(h is not None and cupy.may_share_memory(out, h) for h in (center, left, right))
-    )
+    direct = _writes_in_place(cupy, out, dtype, (center, left, right))
     result = out if direct else cupy.empty(shape, dtype=dtype)
     if function is not None:
         arguments = launch_arguments(cupy, center, axis, plan, left, right, result)[0]
         function(grid, block, arguments)
+    return _deliver(result, out, direct)
+
+
+def _rules(plan: WeightedBlockPlan, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The weighted kernel's tables: float64 weights (interior, then rules) and rule indices.
+
+    ``None`` if some point has neither interior weights nor a one-sided rule
+    (no plan built by :func:`xgradient.stencils.plan_weighted` does that).
+    """
+    first, last = plan.interior
+    rule_of = np.full(n, -1, dtype=np.int64)
+    starts, lengths, offsets, rule_weights = [], [], [], []
+    offset = 0
+    for rule, (i, start, w) in enumerate(plan.edges):
+        rule_of[i] = rule
+        starts.append(start)
+        lengths.append(len(w))
+        offsets.append(offset)
+        rule_weights.append(np.asarray(w, dtype=np.float64))
+        offset += len(w)
+    outside = np.r_[0:first, last:n] if last > first else np.arange(n)
+    if (rule_of[outside] < 0).any():
+        return None
+    weights = np.concatenate(
+        [np.ascontiguousarray(plan.weights, dtype=np.float64).ravel(), *rule_weights]
+    )
+    return weights, np.concatenate([rule_of, starts, lengths, offsets]).astype(np.int64)
+
+
+def _weighted_wide(pre: int, n: int, post: int, plan: WeightedBlockPlan, tables: tuple) -> bool:
+    """Whether some offset of the block, its halos or its tables needs 64-bit indices."""
+    extended = plan.left + n + plan.right
+    return max(pre * extended * post, tables[0].size, tables[1].size) > _INT32_LIMIT
+
+
+def weighted_arguments(
+    xp: Any,
+    center: Any,
+    axis: int,
+    plan: WeightedBlockPlan,
+    left: Any,
+    right: Any,
+    result: Any,
+    tables: tuple[np.ndarray, np.ndarray],
+) -> tuple[tuple[Any, ...], bool]:
+    """The weighted kernel's arguments for one block, and whether it needs 64-bit indices.
+
+    As :func:`launch_arguments`, with the plan's ``tables`` from :func:`_rules`.
+    """
+    weights, rules = tables
+    c3, halos = _operands(xp, center, axis, left, right)
+    pre, n, post = c3.shape
+    wide = _weighted_wide(pre, n, post, plan, tables)
+    index = np.int64 if wide else np.int32
+    first, last = plan.interior
+    arguments = (
+        c3,
+        halos[0],
+        halos[1],
+        result,
+        xp.asarray(weights),
+        xp.asarray(rules.astype(index)),
+        *(index(v) for v in (pre, n, post, plan.left, plan.right, plan.radius, first, last)),
+        index(len(plan.edges)),
+    )
+    return arguments, wide
+
+
+def weighted_stencil(
+    center: Any, axis: int, plan: WeightedBlockPlan, left: Any, right: Any, *, out: Any = None
+) -> Any:
+    """The fused CUDA weighted stencil on one CuPy block, or ``None`` when it does not apply.
+
+    Arguments are those of :func:`xgradient.kernels.weighted_stencil`, already
+    checked there; the result (or ``out``, filled) is a CuPy array.
+    """
+    if not _takes(center, left, right):
+        return None
+    dtype = np.dtype(center.dtype)
+    import cupy
+
+    shape = center.shape
+    pre, n, post = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
+    function = tables = None
+    if center.size:  # empty blocks launch nothing, and compile nothing
+        tables = _rules(plan, n)
+        if tables is None:
+            return None
+        # The weights are float64 whatever the positions: one specialisation per dtype.
+        wide = _weighted_wide(pre, n, post, plan, tables)
+        function = _function(dtype, np.dtype(np.float64), wide, "weighted_stencil")
+        if function is None:
+            return None
+    direct = _writes_in_place(cupy, out, dtype, (center, left, right))
+    result = out if direct else cupy.empty(shape, dtype=dtype)
+    if function is not None:
+        arguments = weighted_arguments(cupy, center, axis, plan, left, right, result, tables)[0]
+        blocks = min(-(-(pre * n * post) // _THREADS), _MAX_BLOCKS)
+        function((blocks,), (_THREADS,), arguments)
+    return _deliver(result, out, direct)
+
+
+def _writes_in_place(cupy: Any, out: Any, dtype: np.dtype, inputs: tuple[Any, ...]) -> bool:
+    """Whether the kernel may write straight into ``out``.
+
+    Only where no thread can overwrite a cell another still reads, and the
+    layout and dtype are the kernel's own.
+    """
+    return (
+        _is_cupy(out)
+        and out.dtype == dtype
+        and out.flags.c_contiguous
+        and not any(h is not None and cupy.may_share_memory(out, h) for h in inputs)
+    )
+
+
+def _deliver(result: Any, out: Any, direct: bool) -> Any:
     if out is None or direct:
         return result
     out[...] = result

@@ -411,7 +411,10 @@ def weighted_stencil(
     parallel: bool | None = None,
     out: Any = None,
 ) -> Any:
-    """Weighted stencil on one block: compiled where possible, else the reference.
+    """Weighted stencil on one block: a fused kernel where possible, else the reference.
+
+    The fused kernels are numba's for NumPy arrays and CUDA's for float CuPy
+    arrays (:mod:`xgradient._cuda`).
 
     ``parallel`` and ``out`` as in :func:`first_derivative`.
 
@@ -424,12 +427,14 @@ def weighted_stencil(
     >>> weighted_stencil(f, 0, plan.block(0, 4), halo_left, halo_right)
     array([ 1.,  0., -1.,  0.])
     """
-    from . import _compiled
+    from . import _compiled, _cuda
 
     axis = _check_axis(axis, center)
     _check_halos(center, axis, plan, left, right)
     _check_out(out, center)
     fast = _compiled.weighted_stencil(center, axis, plan, left, right, parallel=parallel, out=out)
+    if fast is None:
+        fast = _cuda.weighted_stencil(center, axis, plan, left, right, out=out)
     if fast is not None:
         return fast
     return _into(weighted_stencil_reference(center, axis, plan, left, right), out)
