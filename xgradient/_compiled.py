@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .kernels import edge_coefficients
+from .kernels import _as3d, edge_coefficients
 from .stencils import BlockPlan, WeightedBlockPlan
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
@@ -548,13 +548,6 @@ def _divisor(value: float, dtype: np.dtype) -> np.floating:
     if dtype == np.float32 and np.float32(value) == value:
         return np.float32(value)
     return value
-
-
-def _as3d(x: np.ndarray, axis: int) -> np.ndarray:
-    shape = x.shape
-    pre = math.prod(shape[:axis])
-    post = math.prod(shape[axis + 1 :])
-    return x.reshape(pre, shape[axis], post)
 
 
 def _kernel_axes(x: np.ndarray, axis: int) -> tuple[int, ...]:

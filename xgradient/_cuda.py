@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .kernels import edge_coefficients
+from .kernels import _as3d, edge_coefficients
 from .stencils import BlockPlan, WeightedBlockPlan
 
 __all__ = [
@@ -354,11 +354,6 @@ def _operands(xp: Any, center: Any, axis: int, left: Any, right: Any) -> tuple[A
         xp.ascontiguousarray(_as3d(h, axis)) if h is not None else c3[:, :0] for h in (left, right)
     ]
     return c3, halos
-
-
-def _as3d(x: Any, axis: int) -> Any:
-    shape = x.shape
-    return x.reshape(math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :]))
 
 
 def _wide(pre: int, n: int, post: int, plan: BlockPlan) -> bool:

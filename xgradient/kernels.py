@@ -16,6 +16,7 @@ bit-identical to each other and to ``numpy.gradient``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -72,6 +73,12 @@ def _take(f: Any, axis: int, start: int, stop: int | None) -> Any:
     index = [slice(None)] * f.ndim
     index[axis] = slice(start, stop)
     return f[tuple(index)]
+
+
+def _as3d(x: Any, axis: int) -> Any:
+    """``x`` seen as ``(pre, n, post)``: the axes before ``axis``, ``axis``, the axes after."""
+    shape = x.shape
+    return x.reshape(math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :]))
 
 
 def _shaped(w: Any, ndim: int, axis: int) -> Any:
