@@ -511,3 +511,24 @@ def test_a_lazy_result_does_not_follow_later_changes_to_the_positions_array():
     expected = np.gradient(f, positions.copy(), axis=1)
     positions[:] = np.arange(40.0)  # the caller reuses its array
     np.testing.assert_array_equal(lazy.values, expected)
+
+
+def test_halo_slices_own_their_memory():
+    # A halo task that returned a view would pin its whole neighbour chunk
+    # while Dask's sizeof counted only the slice (memory it can't see or spill).
+    from dask.sizeof import sizeof
+
+    from xgradient.chunked import apply_chunked
+    from xgradient.kernels import first_derivative
+    from xgradient.stencils import plan_first_derivative
+
+    x = da.from_array(np.arange(4_000.0).reshape(4, 1_000), chunks=(4, 250))
+    y = apply_chunked(x, 1, plan_first_derivative(1_000, step=1.0), first_derivative, x.dtype)
+    graph = dict(y.__dask_graph__())
+    halo_keys = [k for k in graph if k[0].startswith("xgradient-halo-")]
+    assert halo_keys
+    for key in halo_keys:
+        piece = dask.get(graph, key)
+        assert piece.base is None  # owns its memory
+        assert piece.shape == (4, 1)
+        assert sizeof(piece) < 1_000  # what Dask accounts is what the task holds

@@ -2,11 +2,13 @@
 
 Each output block is one task.  It receives its input block untouched plus the
 thin halo slices its stencil needs, cut from the neighbouring blocks by small
-``getitem`` tasks, so no block is ever copied just to attach a halo and only
+tasks, so no block is ever copied just to attach a halo and only
 halo cells (not whole neighbours) travel between workers.  The halo is taken
 along the differentiated axis only, and it may span several neighbouring
 blocks when those are smaller than the stencil (chunks of a single element
-are fine).  Every block gets its own slice of the dimension plan, so the graph
+are fine).  Halo slices are copies, not views, so a task holds exactly the
+memory Dask accounts for and can spill: a view would pin its whole neighbour
+block.  Every block gets its own slice of the dimension plan, so the graph
 embeds coordinates block by block, never whole.
 
 The same gathering runs on in-memory arrays (:func:`apply_in_memory`), which
@@ -18,7 +20,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-import operator
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -69,6 +70,16 @@ def _join(pieces: list[Any], axis: int) -> Any:
     from .kernels import _namespace
 
     return _namespace(pieces[0]).concatenate(pieces, axis=axis)
+
+
+def _halo_slice(block: Any, where: tuple[slice, ...]) -> Any:
+    """A copy of ``block[where]``: the thin halo slice, owning its memory.
+
+    A view would keep the whole neighbour block alive for as long as the
+    halo waits for its consumer, while Dask's ``sizeof`` (``nbytes`` of the
+    view) counts only the slice: memory a worker could neither see nor spill.
+    """
+    return block[where].copy()
 
 
 def _run_block(
@@ -195,7 +206,7 @@ def _graph(
             for p, (k, where) in enumerate(pieces):
                 src = (x.name, *idx[:axis], k, *idx[axis + 1 :])
                 key = (halo_name, *idx, side, p)
-                dsk[key] = (operator.getitem, src, where)
+                dsk[key] = (_halo_slice, src, where)
                 keys.append(key)
             sides.append(keys)
         dsk[(name, *idx)] = (_run_block, kernel, axis, plan, sides[0], (x.name, *idx), sides[1])
