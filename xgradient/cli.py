@@ -1,74 +1,143 @@
-"""Command line front door: differentiate variables of a netCDF or zarr store.
+"""The ``xgradient`` command: a front door that parses arguments and delegates.
 
-Only parses arguments and delegates to :func:`xgradient.gradient` /
-:func:`xgradient.second_derivative`; the data is opened with Dask chunks and
-written back lazily, so stores larger than memory stream through.
+``xgradient run INPUT... OUTPUT --dim ...`` runs a job
+(:func:`xgradient.runner.run_job`) on a local ``distributed`` cluster or a
+running scheduler; ``xgradient demo`` runs the same job on a synthetic
+field (:func:`xgradient.demo.run_demo`).  ``xgradient INPUT OUTPUT --dim ...``
+(no subcommand) is ``run``.
+
+Every error a user can cause is one line on stderr: exit code 2 for wrong
+arguments (as argparse), 1 for a job that fails, 130 when interrupted.
 
 Example::
 
-    xgradient in.nc out.nc --dim lon --dim lat --boundary lon=periodic --chunks time=12
+    xgradient run era5.zarr grad.zarr --dim latitude --dim longitude \\
+        --boundary longitude=periodic --workers 8 --memory-limit 4GiB
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["main"]
 
-
-def _is_zarr(path: str) -> bool:
-    return Path(path).suffix == ".zarr"
+COMMANDS = ("run", "demo")
 
 
-def _pairs(items: Sequence[str], option: str, convert: Any = str) -> dict[str, Any]:
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit code 2
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _pairs(items: Sequence[str], option: str, convert: Callable[[str], Any] = str) -> dict:
     """Parse ``["a=1", "b=2"]`` (or comma-separated) into ``{"a": 1, "b": 2}``."""
     out: dict[str, Any] = {}
     for item in items:
         for pair in item.split(","):
             name, sep, value = pair.partition("=")
             if not sep or not name or not value:
-                raise SystemExit(f"xgradient: error: {option} expects DIM=VALUE, got {pair!r}")
+                raise _UsageError(f"{option} expects DIM=VALUE, got {pair!r}")
             try:
                 out[name] = convert(value)
             except ValueError:
-                raise SystemExit(
-                    f"xgradient: error: {option} {name}={value!r} is not a valid value"
-                ) from None
+                raise _UsageError(f"{option} {name}={value!r} is not a valid value") from None
     return out
 
 
+def _size(text: str) -> int:
+    from dask.utils import parse_bytes
+
+    try:
+        return int(parse_bytes(text))
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 2GiB, 500MB)") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
+    return value
+
+
+def _cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("cluster")
+    group.add_argument("--scheduler", help="address of a running dask scheduler to use")
+    group.add_argument("--workers", type=_positive_int, help="local cluster: worker processes")
+    group.add_argument(
+        "--threads-per-worker", type=_positive_int, help="local cluster: threads per worker"
+    )
+    group.add_argument(
+        "--memory-limit", type=_size, help="local cluster: memory per worker (e.g. 2GiB)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress display")
+
+
+def _run_parser(sub: Any) -> None:
+    run = sub.add_parser(
+        "run",
+        help="differentiate the variables of a store (the default command)",
+        description="Differentiate the variables of netCDF files or a zarr store along named "
+        "dimensions, chunk by chunk on a dask.distributed cluster, into a zarr store or a "
+        "netCDF file written atomically.",
+    )
+    run.add_argument(
+        "paths",
+        nargs="+",
+        metavar="INPUT... OUTPUT",
+        help="zarr store, netCDF file(s) or glob pattern(s), then the output (*.zarr or *.nc)",
+    )
+    run.add_argument("--dim", action="append", required=True, help="dimension (repeatable)")
+    run.add_argument("--var", action="append", help="data variable (default: all numeric)")
+    run.add_argument("--second", action="store_true", help="second derivatives")
+    run.add_argument("--edge-order", type=int, choices=(1, 2), help="one-sided ends (default 1)")
+    run.add_argument("--accuracy", type=int, default=2, choices=(2, 4))
+    run.add_argument(
+        "--boundary", action="append", default=[], help="edge|periodic or DIM=edge|periodic"
+    )
+    run.add_argument("--period", action="append", default=[], help="DIM=PERIOD (repeatable)")
+    run.add_argument("--datetime-unit", choices=("W", "D", "h", "m", "s", "ms", "us", "ns"))
+    run.add_argument("--chunks", action="append", default=[], help="DIM=SIZE,... Dask chunks")
+    run.add_argument("--dtype", choices=("float32", "float64"), help="output dtype")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    run.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    run.add_argument("--dry-run", action="store_true", help="print the plan, compute nothing")
+    _cluster_arguments(run)
+
+
+def _demo_parser(sub: Any) -> None:
+    demo = sub.add_parser(
+        "demo",
+        help="run the main job on a synthetic global field",
+        description="Generate a synthetic global temperature field, differentiate it along "
+        "lat and lon on a local cluster, and compare with the exact derivative.",
+    )
+    demo.add_argument("--size", type=_size, default=_size("1GiB"), help="field size (1GiB)")
+    demo.add_argument("--workers", type=_positive_int, help="worker processes")
+    demo.add_argument("--keep", action="store_true", help="keep the generated stores")
+    demo.add_argument("--no-progress", action="store_true", help="no progress display")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="xgradient",
-        description="Differentiate the variables of a netCDF file or zarr store along named "
-        "dimensions (numpy.gradient semantics, computed chunk by chunk with Dask).",
+        description="numpy.gradient on named dimensions of netCDF and zarr data, on a cluster.",
     )
-    parser.add_argument("input", help="netCDF file or zarr store (*.zarr)")
-    parser.add_argument("output", help="netCDF file or zarr store (*.zarr) to write")
-    parser.add_argument(
-        "--dim", action="append", required=True, help="dimension to differentiate (repeatable)"
-    )
-    parser.add_argument(
-        "--var", action="append", help="data variable to differentiate (default: all numeric)"
-    )
-    parser.add_argument("--second", action="store_true", help="second derivative")
-    parser.add_argument("--edge-order", type=int, default=1, choices=(1, 2))
-    parser.add_argument("--accuracy", type=int, default=2, choices=(2, 4))
-    parser.add_argument(
-        "--boundary",
-        action="append",
-        default=[],
-        help="'edge', 'periodic', or DIM=edge|periodic (repeatable)",
-    )
-    parser.add_argument("--period", action="append", default=[], help="DIM=PERIOD (repeatable)")
-    parser.add_argument("--datetime-unit", choices=("W", "D", "h", "m", "s", "ms", "us", "ns"))
-    parser.add_argument(
-        "--chunks", action="append", default=[], help="DIM=SIZE Dask chunks (repeatable)"
-    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _run_parser(sub)
+    _demo_parser(sub)
     return parser
 
 
@@ -76,81 +145,126 @@ def _boundary(items: list[str]) -> Any:
     if not items:
         return "edge"
     if len(items) == 1 and "=" not in items[0]:
+        if items[0] not in ("edge", "periodic"):
+            raise _UsageError(f"--boundary must be edge or periodic, got {items[0]!r}")
         return items[0]
-    return _pairs(items, "--boundary")
+    pairs = _pairs(items, "--boundary")
+    for dim, value in pairs.items():
+        if value not in ("edge", "periodic"):
+            raise _UsageError(f"--boundary {dim}={value!r}: must be edge or periodic")
+    return tuple(sorted(pairs.items()))
+
+
+def _job(args: argparse.Namespace) -> Any:
+    from .job import JobOptions
+
+    if args.second and args.edge_order is not None:
+        raise _UsageError("--edge-order does not apply to --second (its ends are exact)")
+    dims = tuple(dict.fromkeys(args.dim))
+    return JobOptions(
+        dims=dims,
+        variables=tuple(dict.fromkeys(args.var)) if args.var else None,
+        second=args.second,
+        edge_order=args.edge_order or 1,
+        accuracy=args.accuracy,
+        boundary=_boundary(args.boundary),
+        period=tuple(sorted(_pairs(args.period, "--period", float).items())),
+        datetime_unit=args.datetime_unit,
+        chunks=tuple(sorted(_pairs(args.chunks, "--chunks", int).items())),
+        dtype=args.dtype,
+    )
+
+
+def _cluster(args: argparse.Namespace) -> Any:
+    from .cluster import ClusterSpec
+
+    local = [args.workers, args.threads_per_worker, args.memory_limit]
+    if args.scheduler and any(v is not None for v in local):
+        raise _UsageError(
+            "--workers, --threads-per-worker and --memory-limit shape a local cluster; "
+            "they do not apply with --scheduler"
+        )
+    return ClusterSpec(args.scheduler, *local)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .runner import run_job
+
+    if len(args.paths) < 2:
+        raise _UsageError("run needs an INPUT and an OUTPUT")
+    *sources, output = args.paths
+    run_job(
+        sources,
+        output,
+        _job(args),
+        _cluster(args),
+        overwrite=args.overwrite,
+        resume=args.resume,
+        dry_run=args.dry_run,
+        progress=not args.no_progress,
+    )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(args.size, workers=args.workers, keep=args.keep, progress=not args.no_progress)
+    return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``xgradient`` command.
-
-    Each derivative is written as ``d<var>_d<dim>`` (``d2<var>_d<dim>2`` for
-    second derivatives), with the input's coordinates.
+    """Run the ``xgradient`` command; return its exit code.
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, xarray as xr
-    >>> tmp = pathlib.Path(tempfile.mkdtemp())
-    >>> ds = xr.Dataset({"t": ("x", np.array([0.0, 1.0, 4.0, 9.0]))}, coords={"x": [0, 1, 2, 3]})
-    >>> ds.to_netcdf(tmp / "in.nc")
-    >>> main([str(tmp / "in.nc"), str(tmp / "out.nc"), "--dim", "x"])
-    0
-    >>> with xr.open_dataset(tmp / "out.nc") as out:
-    ...     out["dt_dx"].values
-    array([1., 2., 4., 5.])
+    >>> main(["run", "missing.nc", "out.zarr", "--dim", "x"])
+    2
     """
-    import xarray as xr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        argv.insert(0, "run")  # ``xgradient IN OUT --dim x`` is ``run``
+    from .job import JobError
 
-    from .core import gradient, second_derivative
-
-    args = _parser().parse_args(argv)
-    chunks = _pairs(args.chunks, "--chunks", int) or {}
-    if _is_zarr(args.input):
-        ds = xr.open_zarr(args.input, chunks=chunks or "auto")
-    else:
-        ds = xr.open_dataset(args.input, chunks=chunks or {})
-    if args.var:
-        missing = [v for v in args.var if v not in ds.data_vars]
-        if missing:
-            raise SystemExit(
-                f"xgradient: error: no data variable {missing} in {args.input} "
-                f"(has {list(ds.data_vars)})"
-            )
-        ds = ds[args.var]
-    options: dict[str, Any] = {
-        "accuracy": args.accuracy,
-        "boundary": _boundary(args.boundary),
-        "period": _pairs(args.period, "--period", float) or None,
-        "datetime_unit": args.datetime_unit,
-    }
+    previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
     try:
-        if args.second:
-            results = second_derivative(ds, args.dim, **options)
-        else:
-            results = gradient(ds, args.dim, edge_order=args.edge_order, **options)
-    except (ValueError, TypeError) as err:
-        raise SystemExit(f"xgradient: error: {err}") from None
-    prefix, suffix = ("d2", "2") if args.second else ("d", "")
-    out = xr.Dataset(
-        {
-            f"{prefix}{name}_d{dim}{suffix}": var
-            for dim, result in zip(args.dim, results, strict=True)
-            for name, var in result.data_vars.items()
-        },
-        attrs=ds.attrs,
-    )
-    # The input's packing (dtype, scale_factor, _FillValue...) describes the
-    # input's values, not their derivatives; coordinates keep theirs.
-    for var in out.data_vars.values():
-        var.encoding = {}
-    try:
-        if _is_zarr(args.output):
-            out.to_zarr(args.output, mode="w")
-        else:
-            out.to_netcdf(args.output)
+        args = _parser().parse_args(argv)
+        return _run(args) if args.command == "run" else _demo(args)
+    except _UsageError as err:
+        return _fail(str(err), 2)
+    except JobError as err:
+        return _fail(str(err), 2 if err.usage else 1)
+    except KeyboardInterrupt:
+        return _fail(
+            "interrupted; the output was not touched (a zarr run continues with --resume)", 130
+        )
+    except Exception as err:
+        if os.environ.get("XGRADIENT_TRACEBACK"):
+            raise
+        text = str(err).strip().splitlines()
+        return _fail(
+            f"{type(err).__name__}: {text[0] if text else ''} "
+            "(set XGRADIENT_TRACEBACK=1 for the traceback)",
+            1,
+        )
     finally:
-        ds.close()
-    return 0
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"xgradient: error: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover
