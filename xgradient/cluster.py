@@ -65,8 +65,9 @@ class ClusterSpec:
 
 
 @contextlib.contextmanager
-def connect(spec: ClusterSpec, log: TextIO = sys.stderr) -> Iterator[Any]:
+def connect(spec: ClusterSpec, log: TextIO | None = None) -> Iterator[Any]:
     """A ``distributed.Client`` for the job; the cluster is closed only if started here."""
+    log = log or sys.stderr
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -133,9 +134,9 @@ class ProgressDisplay:
     xgradient: 100% (4/4 regions, 4.00 MiB of 4.00 MiB)
     """
 
-    def __init__(self, stream: TextIO = sys.stderr, *, interval: float = 10.0) -> None:
-        self.stream = stream
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+    def __init__(self, stream: TextIO | None = None, *, interval: float = 10.0) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval
         self.start = time.perf_counter()
         self.last = -float("inf")

@@ -24,6 +24,7 @@ import xarray as xr
 from .cluster import ClusterSpec, connect, format_bytes
 from .job import JobOptions
 from .runner import run_job
+from .store import quiet_zarr
 
 __all__ = ["exact_derivative", "run_demo", "synthetic_field"]
 
@@ -109,7 +110,7 @@ def run_demo(
     workers: int | None = None,
     keep: bool = False,
     progress: bool = True,
-    log: TextIO = sys.stderr,
+    log: TextIO | None = None,
 ) -> dict[str, float]:
     """Generate the field, differentiate it along lat and lon, check it; return the errors.
 
@@ -117,6 +118,7 @@ def run_demo(
     periodic longitude and second-order ends; the returned errors are the
     largest absolute differences from the exact derivatives, per degree.
     """
+    log = log or sys.stderr
     folder = Path(tempfile.mkdtemp(prefix="xgradient-demo-"))
     source, output = folder / "input.zarr", folder / "gradient.zarr"
     options = JobOptions(dims=("lat", "lon"), edge_order=2, boundary=(("lon", "periodic"),))
@@ -129,7 +131,9 @@ def run_demo(
                 f"{dict(field.sizes)} to {source}",
                 file=log,
             )
-            client.compute(field.to_zarr(source, compute=False, consolidated=True)).result()
+            with quiet_zarr():
+                write_input = field.to_zarr(source, compute=False, consolidated=True)
+            client.compute(write_input).result()
             run_job([str(source)], output, options, client, progress=progress, log=log)
             with xr.open_zarr(output) as result:
                 for dim in options.dims:

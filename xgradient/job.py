@@ -28,6 +28,7 @@ __all__ = [
     "build_output",
     "choose_chunks",
     "describe",
+    "has_zarr_metadata",
     "is_zarr_store",
     "open_input",
     "output_name",
@@ -93,13 +94,16 @@ def output_name(var: Hashable, dim: Hashable, second: bool) -> str:
 # -- the input ---------------------------------------------------------------
 
 
-def is_zarr_store(path: Path) -> bool:
-    """Whether ``path`` is a zarr store (v2 or v3), whatever its name."""
-    if path.suffix == ".zarr" and not path.is_file():
-        return True
+def has_zarr_metadata(path: Path) -> bool:
+    """Whether the folder ``path`` holds zarr (v2 or v3) metadata."""
     return path.is_dir() and any(
         (path / marker).exists() for marker in ("zarr.json", ".zgroup", ".zmetadata", ".zarray")
     )
+
+
+def is_zarr_store(path: Path) -> bool:
+    """Whether ``path`` is (or, by its ``.zarr`` name, is meant as) a zarr store."""
+    return (path.suffix == ".zarr" and not path.is_file()) or has_zarr_metadata(path)
 
 
 def expand_inputs(sources: Sequence[str]) -> list[Path]:

@@ -102,8 +102,8 @@ def run_job(
     resume: bool = False,
     dry_run: bool = False,
     progress: bool | Progress = True,
-    log: TextIO = sys.stderr,
-    out: TextIO = sys.stdout,
+    log: TextIO | None = None,
+    out: TextIO | None = None,
 ) -> JobResult | None:
     """Differentiate the variables of ``sources`` and write them to ``output``.
 
@@ -145,6 +145,7 @@ def run_job(
     >>> xr.open_zarr(tmp / "out.zarr")["dt_dx"].values
     array([ 1.,  2.,  4.,  6.,  8.,  9.])
     """
+    log, out = log or sys.stderr, out or sys.stdout
     output = Path(output)
     inputs = expand_inputs(sources)
     fmt = check_paths(inputs, output, overwrite=overwrite)
@@ -153,20 +154,22 @@ def run_job(
     ds = open_input(inputs)
     try:
         selected = select_variables(ds, options)
-        if dry_run:
-            spec = cluster if isinstance(cluster, ClusterSpec) else ClusterSpec()
-            _, threads, memory = spec.local_shape()
-            if spec.scheduler is None:
-                chunked, plan = _plan(selected, options, output, resume, memory, threads)
+        local = cluster is None or (isinstance(cluster, ClusterSpec) and cluster.scheduler is None)
+        if local:
+            # Plan before starting a cluster: every error in the options is
+            # reported at once, without the cost (and the output) of a start.
+            _, threads, memory = (cluster or ClusterSpec()).local_shape()
+            chunked, plan = _plan(selected, options, output, resume, memory, threads)
+            if dry_run:
                 print("\n".join(describe(chunked, plan, options, threads)), file=out)
                 return None
         with _client(cluster, log) as client:
-            memory, threads = worker_memory(client)
-            if dry_run:
+            if not local:
+                memory, threads = worker_memory(client)
                 chunked, plan = _plan(selected, options, output, resume, memory, threads)
-                print("\n".join(describe(chunked, plan, options, threads)), file=out)
-                return None
-            chunked, plan = _plan(selected, options, output, resume, memory, threads)
+                if dry_run:
+                    print("\n".join(describe(chunked, plan, options, threads)), file=out)
+                    return None
             job = {
                 **options.as_record(),
                 "input": [str(p.resolve()) for p in inputs],

@@ -30,9 +30,18 @@ from typing import Any, Literal
 
 import xarray as xr
 
-from .job import JobError, is_zarr_store
+from .job import JobError, has_zarr_metadata, is_zarr_store
 
-__all__ = ["Region", "check_paths", "output_format", "partial_path", "plan_regions", "write"]
+__all__ = [
+    "Region",
+    "check_paths",
+    "load_record",
+    "output_format",
+    "partial_path",
+    "plan_regions",
+    "quiet_zarr",
+    "write",
+]
 
 Format = Literal["zarr", "netcdf"]
 #: At most this many regions per variable: bounds the per-region overhead
@@ -104,10 +113,11 @@ def check_paths(inputs: Sequence[Path], output: Path, *, overwrite: bool) -> For
 
 
 def _is_replaceable(path: Path, fmt: Format) -> bool:
+    """Whether ``path`` holds a store of ``fmt`` (by its metadata, not its name)."""
     if path.is_symlink():
         return False
     if fmt == "zarr":
-        return is_zarr_store(path)
+        return has_zarr_metadata(path)
     if not path.is_file():
         return False
     with path.open("rb") as f:
@@ -215,6 +225,11 @@ def _write_zarr(
     progress: Progress | None,
 ) -> None:
     partial = partial_path(output)
+    # Region writes carry data variables only: coordinates are written with
+    # the template, so lazy ones (read from the input) are loaded first.
+    out = out.assign_coords(
+        {name: coord.load() for name, coord in out.coords.items() if coord.chunks is not None}
+    )
     regions = plan_regions(out)
     record = load_record(output) if partial.exists() else None
     if partial.exists() and not (resume and record is not None):
@@ -241,13 +256,13 @@ def _write_zarr(
             raise JobError("cannot resume: the interrupted run planned other regions", usage=True)
     else:
         record = {"job": job, "regions": [r.key for r in regions], "done": []}
-        with _quiet_zarr():
+        with quiet_zarr():
             out.to_zarr(partial, mode="w-", compute=False, consolidated=False)
         _save_record(output, record)
     done = set(record["done"])
     todo = [r for r in regions if r.key not in done]
     _run_regions(out, output, regions, todo, record, client, progress)
-    with _quiet_zarr():
+    with quiet_zarr():
         import zarr
 
         zarr.consolidate_metadata(str(partial))
@@ -271,7 +286,7 @@ def _run_regions(
     if progress:
         progress(len(record["done"]), len(regions), done_bytes, total_bytes)
     writes = []
-    with _quiet_zarr():
+    with quiet_zarr():
         for region in todo:
             piece = out[[region.variable]].isel({region.dim: slice(region.start, region.stop)})
             piece = piece.drop_vars(list(piece.coords))
@@ -347,7 +362,7 @@ def _move_into_place(partial: Path, output: Path, overwrite: bool) -> None:
 
 
 @contextlib.contextmanager
-def _quiet_zarr() -> Iterator[None]:
+def quiet_zarr() -> Iterator[None]:
     # zarr 3 warns that consolidated metadata is not (yet) in the v3 spec;
     # xarray reads it, and writing it spares readers a slower, warning open.
     with warnings.catch_warnings():
