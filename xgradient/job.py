@@ -181,7 +181,9 @@ def select_variables(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
                 usage=True,
             )
     if options.variables is None:
-        names = [n for n, v in ds.data_vars.items() if v.dtype.kind in "biufc"]
+        # Sorted: a store's listing order is the file system's, and the
+        # output (its regions, the record of a resume) must not depend on it.
+        names = sorted(str(n) for n, v in ds.data_vars.items() if v.dtype.kind in "biufc")
         names = [n for n in names if any(d in ds[n].dims for d in options.dims)]
         if not names:
             raise JobError(

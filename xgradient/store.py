@@ -252,7 +252,7 @@ def _write_zarr(
                 "cannot resume: the interrupted run had other options (" + "; ".join(differ) + ")",
                 usage=True,
             )
-        if record["regions"] != [r.key for r in regions]:
+        if sorted(record["regions"]) != sorted(r.key for r in regions):
             raise JobError("cannot resume: the interrupted run planned other regions", usage=True)
     else:
         record = {"job": job, "regions": [r.key for r in regions], "done": []}
