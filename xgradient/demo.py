@@ -83,7 +83,10 @@ def synthetic_field(size: int) -> xr.Dataset:
     time, lat, lon = _grid(size)
     step_bytes = lat.size * lon.size * 4
     per_chunk = int(max(1, min(time.size, (32 * 2**20) // step_bytes)))
-    chunks = (per_chunk, lat.size, lon.size)
+    from dask.array.core import normalize_chunks
+
+    shape = (time.size, lat.size, lon.size)
+    chunks = normalize_chunks((per_chunk, lat.size, lon.size), shape)
     coords = {"time": time, "lat": lat, "lon": lon}
     data = _lazy(coords, "f", chunks)
     return xr.Dataset(
