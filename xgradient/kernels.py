@@ -225,12 +225,20 @@ def first_derivative(
     array([[1., 2., 3.],
            [2., 4., 6.]])
     """
-    from . import _compiled, _cuda
+    from . import _cuda
 
     axis = _check_axis(axis, center)
     _check_halos(center, axis, plan, left, right)
     _check_out(out, center)
-    fast = _compiled.first_derivative(center, axis, plan, left, right, parallel=parallel, out=out)
+    fast = None
+    if isinstance(center, np.ndarray):  # the only blocks numba's kernels take
+        # Imported here: numba costs a process ~140 MiB of resident memory,
+        # which a Dask worker given CuPy (or other) blocks need not pay.
+        from . import _compiled
+
+        fast = _compiled.first_derivative(
+            center, axis, plan, left, right, parallel=parallel, out=out
+        )
     if fast is None:
         fast = _cuda.first_derivative(center, axis, plan, left, right, out=out)
     if fast is not None:
@@ -434,12 +442,20 @@ def weighted_stencil(
     >>> weighted_stencil(f, 0, plan.block(0, 4), halo_left, halo_right)
     array([ 1.,  0., -1.,  0.])
     """
-    from . import _compiled, _cuda
+    from . import _cuda
 
     axis = _check_axis(axis, center)
     _check_halos(center, axis, plan, left, right)
     _check_out(out, center)
-    fast = _compiled.weighted_stencil(center, axis, plan, left, right, parallel=parallel, out=out)
+    fast = None
+    if isinstance(center, np.ndarray):  # the only blocks numba's kernels take
+        # Imported here: numba costs a process ~140 MiB of resident memory,
+        # which a Dask worker given CuPy (or other) blocks need not pay.
+        from . import _compiled
+
+        fast = _compiled.weighted_stencil(
+            center, axis, plan, left, right, parallel=parallel, out=out
+        )
     if fast is None:
         fast = _cuda.weighted_stencil(center, axis, plan, left, right, out=out)
     if fast is not None:
