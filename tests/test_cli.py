@@ -439,3 +439,36 @@ def test_sigterm_stops_cleanly(data, tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted; the output was not touched" in err
     assert not out.exists()
+
+
+def test_zarr_v2_input_packed_netcdf_input_and_the_cluster_left_running(tmp_path, scheduler):
+    from distributed import Client
+
+    ds = _dataset()[["t"]]
+    v2 = tmp_path / "v2store"  # a zarr v2 store, found by its metadata, not its name
+    ds.chunk(time=2).to_zarr(v2, zarr_format=2, consolidated=True)
+    out = tmp_path / "from_v2.zarr"
+    assert run("run", v2, out, "--dim", "lat", scheduler=scheduler) == 0
+    with xr.open_zarr(out) as res:
+        assert_array_equal(res["dt_dlat"].values, expected_gradient(ds, "t", "lat"))
+
+    packed = tmp_path / "packed.nc"
+    encoding = {"t": {"dtype": "int16", "scale_factor": 0.001, "_FillValue": -32767}}
+    ds.to_netcdf(packed, encoding=encoding)
+    out_nc = tmp_path / "from_packed.nc"
+    assert run("run", packed, out_nc, "--dim", "lon", scheduler=scheduler) == 0
+    with xr.open_dataset(packed) as decoded, netCDF4.Dataset(out_nc) as f:
+        var = f.variables["dt_dlon"]
+        assert var.dtype == np.float64 and "scale_factor" not in var.ncattrs()
+        assert_array_equal(var[:].data, expected_gradient(decoded.load(), "t", "lon"))
+
+    # --scheduler: the job closes its client, never the cluster it did not start
+    with Client(scheduler) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_dry_run_warns_when_chunks_do_not_fit(data, tmp_path, capsys):
+    _, nc, _ = data
+    args = ["run", str(nc), str(tmp_path / "o.zarr"), "--dim", "lat", "--dry-run"]
+    assert main([*args, "--memory-limit", "310MiB", "--workers", "1"]) == 0
+    assert "warning: that is above 70% of the limit" in capsys.readouterr().out

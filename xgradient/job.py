@@ -409,7 +409,12 @@ def describe_spacing(ds: xr.Dataset, dim: str, options: JobOptions) -> str:
 
 
 def describe(
-    ds: xr.Dataset, out: xr.Dataset, options: JobOptions, threads_per_worker: int
+    ds: xr.Dataset,
+    out: xr.Dataset,
+    options: JobOptions,
+    threads_per_worker: int,
+    memory_limit: int = 0,
+    baseline: int = 300 * 2**20,
 ) -> list[str]:
     """The plan of a job in lines of text; computes nothing.
 
@@ -417,8 +422,8 @@ def describe(
     and its chunks; then the number of tasks, the bytes to read and write,
     and an estimate of the peak memory of one worker: each of its threads
     holds an input chunk, its halos and an output chunk at a time, and a
-    few chunks wait to be written or sent (a factor of 3, measured on the
-    project's benchmark jobs).
+    few chunks wait to be written or sent (a factor of 3), on top of the
+    worker's own ``baseline`` (Python, Dask, numba: see docs/performance.md).
     """
     names = plan_names(ds, options)
     lines = []
@@ -439,10 +444,17 @@ def describe(
     tasks = len(out.__dask_graph__())
     lines.append(f"tasks: {tasks:,}")
     lines.append(f"read: {_bytes(read)}; write: {_bytes(write)} (before compression)")
+    peak = baseline + 3 * peak_task * threads_per_worker
+    limit = f" of a {_bytes(memory_limit)} limit" if memory_limit > 0 else ""
     lines.append(
-        f"estimated peak memory per worker: {_bytes(3 * peak_task * threads_per_worker)} "
-        f"({threads_per_worker} thread(s), largest task {_bytes(peak_task)})"
+        f"estimated peak memory per worker: {_bytes(peak)}{limit} ({threads_per_worker} "
+        f"thread(s), largest task {_bytes(peak_task)}, {_bytes(baseline)} for the process)"
     )
+    if 0 < memory_limit < peak / 0.7:
+        lines.append(
+            "warning: that is above 70% of the limit, where workers start to spill; "
+            "give smaller --chunks or more --memory-limit"
+        )
     return lines
 
 

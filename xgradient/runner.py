@@ -36,6 +36,9 @@ __all__ = ["JobResult", "chunk_target", "run_job"]
 #: Chunk targets stay within these bounds whatever the workers' memory.
 MIN_CHUNK_BYTES = 4 * 2**20
 MAX_CHUNK_BYTES = 128 * 2**20
+#: A worker's resident memory before it holds any data: Python, Dask,
+#: distributed and numba with LLVM (260 MiB measured, rounded up).
+WORKER_BASELINE = 300 * 2**20
 
 
 @dataclass(frozen=True)
@@ -62,21 +65,23 @@ class JobResult:
 def chunk_target(memory_limit: int, threads: int) -> int:
     """Bytes per input chunk for workers of ``memory_limit`` bytes and ``threads`` threads.
 
-    Each thread holds an input chunk, its output (up to twice as large for
-    float32 data differentiated in float64) and halos, while finished
-    chunks wait to be written: a sixteenth of a thread's share of memory
-    leaves room for that and for the worker's own footprint.
+    A worker first needs its own footprint (:data:`WORKER_BASELINE`: Python,
+    Dask and numba with LLVM, measured in docs/performance.md).  Of what is
+    left, each thread holds an input chunk, its output (up to twice as large
+    for float32 data differentiated in float64) and halos, while finished
+    chunks wait to be written, and ``distributed`` starts spilling at 70% of
+    the limit: a twelfth of a thread's share leaves room for all of that.
 
     Examples
     --------
     >>> chunk_target(2 * 2**30, 1) // 2**20
     128
-    >>> chunk_target(400 * 2**20, 1) // 2**20
+    >>> chunk_target(600 * 2**20, 1) // 2**20
     25
     """
     if memory_limit <= 0:  # no limit set on the workers
         return MAX_CHUNK_BYTES // 2
-    share = memory_limit // max(threads, 1) // 16
+    share = (memory_limit - WORKER_BASELINE) // max(threads, 1) // 12
     return int(min(MAX_CHUNK_BYTES, max(MIN_CHUNK_BYTES, share)))
 
 
@@ -161,14 +166,14 @@ def run_job(
             _, threads, memory = (cluster or ClusterSpec()).local_shape()
             chunked, plan = _plan(selected, options, output, resume, memory, threads)
             if dry_run:
-                print("\n".join(describe(chunked, plan, options, threads)), file=out)
+                print("\n".join(describe(chunked, plan, options, threads, memory)), file=out)
                 return None
         with _client(cluster, log) as client:
             if not local:
                 memory, threads = worker_memory(client)
                 chunked, plan = _plan(selected, options, output, resume, memory, threads)
                 if dry_run:
-                    print("\n".join(describe(chunked, plan, options, threads)), file=out)
+                    print("\n".join(describe(chunked, plan, options, threads, memory)), file=out)
                     return None
             job = {
                 **options.as_record(),
