@@ -91,6 +91,9 @@ def connect(spec: ClusterSpec, log: TextIO | None = None) -> Iterator[Any]:
             threads_per_worker=threads,
             memory_limit=memory,
             processes=True,
+            # The usual port when there is a dashboard to show; otherwise any
+            # free port, which never collides with another cluster's.
+            dashboard_address=":8787" if _has_bokeh() else ":0",
         )
     with cluster, Client(cluster) as client:
         print(
@@ -101,10 +104,14 @@ def connect(spec: ClusterSpec, log: TextIO | None = None) -> Iterator[Any]:
         yield client
 
 
+def _has_bokeh() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
+
+
 def _dashboard(cluster: Any) -> str:
-    try:
-        import bokeh  # noqa: F401
-    except ImportError:
+    if not _has_bokeh():
         return "none (pip install bokeh for the dashboard)"
     return str(cluster.dashboard_link)
 

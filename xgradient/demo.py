@@ -78,7 +78,7 @@ def synthetic_field(size: int) -> xr.Dataset:
     --------
     >>> ds = synthetic_field(16 * 2**20)
     >>> dict(ds.sizes), ds.t.dtype
-    ({'time': 8, 'lat': 361, 'lon': 720}, dtype('float32'))
+    ({'time': 16, 'lat': 361, 'lon': 720}, dtype('float32'))
     """
     time, lat, lon = _grid(size)
     step_bytes = lat.size * lon.size * 4

@@ -142,13 +142,13 @@ def run_job(
     >>> import numpy as np, xarray as xr
     >>> from distributed import Client
     >>> tmp = pathlib.Path(tempfile.mkdtemp())
-    >>> xr.Dataset({"t": ("x", np.arange(6.0) ** 2)}).to_zarr(tmp / "in.zarr")  # doctest: +ELLIPSIS
-    <xarray.backends.zarr.ZarrStore object at ...>
-    >>> with Client(processes=False, dashboard_address=None) as client:
+    >>> source = xr.Dataset({"t": ("x", np.arange(6.0) ** 2)})
+    >>> _ = source.to_zarr(tmp / "in.zarr", consolidated=False)
+    >>> with Client(processes=False, dashboard_address=":0") as client:
     ...     result = run_job([str(tmp / "in.zarr")], tmp / "out.zarr",
     ...                      JobOptions(dims=("x",)), client, log=io.StringIO())
     >>> xr.open_zarr(tmp / "out.zarr")["dt_dx"].values
-    array([ 1.,  2.,  4.,  6.,  8.,  9.])
+    array([1., 2., 4., 6., 8., 9.])
     """
     log, out = log or sys.stderr, out or sys.stdout
     output = Path(output)
