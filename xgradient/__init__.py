@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers .grad)
 from .core import gradient, second_derivative
+from .sphere import EARTH_RADIUS, divergence, laplacian, spherical_gradient, vorticity
 
-__all__ = ["__version__", "gradient", "second_derivative"]
+__all__ = [
+    "EARTH_RADIUS",
+    "__version__",
+    "divergence",
+    "gradient",
+    "laplacian",
+    "second_derivative",
+    "spherical_gradient",
+    "vorticity",
+]
 
 __version__ = "0.1.0"

@@ -13,6 +13,7 @@ import xarray as xr
 
 from .core import BoundaryArg, Period, gradient, second_derivative
 from .positions import Spacing
+from .sphere import EARTH_RADIUS, divergence, laplacian, spherical_gradient, vorticity
 
 __all__ = ["DataArrayGradAccessor", "DatasetGradAccessor"]
 
@@ -85,6 +86,64 @@ class _GradAccessor(Generic[T]):
             datetime_unit=datetime_unit,
         )
 
+    def spherical(
+        self,
+        *,
+        lat: Hashable | None = None,
+        lon: Hashable | None = None,
+        radius: float = EARTH_RADIUS,
+        accuracy: int = 2,
+        edge_order: int = 1,
+        boundary: Any = None,
+    ) -> tuple[T, T]:
+        """Eastward and northward derivatives in metres: see :func:`xgradient.spherical_gradient`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import xarray as xr
+        >>> import xgradient
+        >>> lat, lon = [-10.0, 0.0, 10.0], np.arange(0.0, 360.0, 90.0)
+        >>> t = xr.DataArray(np.zeros((3, 4)), coords={"lat": lat, "lon": lon}, dims=("lat", "lon"))
+        >>> dx, dy = t.grad.spherical()
+        >>> dx.dims, float(dy.max())
+        (('lat', 'lon'), 0.0)
+        """
+        return spherical_gradient(
+            self._obj,
+            lat=lat,
+            lon=lon,
+            radius=radius,
+            accuracy=accuracy,
+            edge_order=edge_order,
+            boundary=boundary,
+        )
+
+    def laplacian(
+        self,
+        *,
+        lat: Hashable | None = None,
+        lon: Hashable | None = None,
+        radius: float = EARTH_RADIUS,
+        accuracy: int = 2,
+        boundary: Any = None,
+    ) -> T:
+        """Laplacian on the sphere: see :func:`xgradient.laplacian`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import xarray as xr
+        >>> import xgradient
+        >>> lat, lon = [-20.0, -10.0, 0.0, 10.0], np.arange(0.0, 360.0, 90.0)
+        >>> t = xr.DataArray(np.ones((4, 4)), coords={"lat": lat, "lon": lon}, dims=("lat", "lon"))
+        >>> float(abs(t.grad.laplacian()).max()) < 1e-20
+        True
+        """
+        return laplacian(
+            self._obj, lat=lat, lon=lon, radius=radius, accuracy=accuracy, boundary=boundary
+        )
+
 
 @xr.register_dataarray_accessor("grad")
 class DataArrayGradAccessor(_GradAccessor[xr.DataArray]):
@@ -94,3 +153,77 @@ class DataArrayGradAccessor(_GradAccessor[xr.DataArray]):
 @xr.register_dataset_accessor("grad")
 class DatasetGradAccessor(_GradAccessor[xr.Dataset]):
     """``Dataset.grad``: derivatives of every numeric data variable along named dims."""
+
+    def divergence(
+        self,
+        u: Hashable,
+        v: Hashable,
+        *,
+        lat: Hashable | None = None,
+        lon: Hashable | None = None,
+        radius: float = EARTH_RADIUS,
+        accuracy: int = 2,
+        edge_order: int = 1,
+    ) -> xr.DataArray:
+        """Divergence of the variables ``u`` and ``v``: see :func:`xgradient.divergence`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import xarray as xr
+        >>> import xgradient
+        >>> lat, lon = [-10.0, 0.0, 10.0], np.arange(0.0, 360.0, 90.0)
+        >>> wind = xr.Dataset(
+        ...     {"u": (("lat", "lon"), np.ones((3, 4))), "v": (("lat", "lon"), np.zeros((3, 4)))},
+        ...     coords={"lat": lat, "lon": lon},
+        ... )
+        >>> float(abs(wind.grad.divergence("u", "v")).max())
+        0.0
+        """
+        ds = self._obj
+        return divergence(
+            ds[u],
+            ds[v],
+            lat=lat,
+            lon=lon,
+            radius=radius,
+            accuracy=accuracy,
+            edge_order=edge_order,
+        )
+
+    def vorticity(
+        self,
+        u: Hashable,
+        v: Hashable,
+        *,
+        lat: Hashable | None = None,
+        lon: Hashable | None = None,
+        radius: float = EARTH_RADIUS,
+        accuracy: int = 2,
+        edge_order: int = 1,
+    ) -> xr.DataArray:
+        """Relative vorticity of the variables ``u`` and ``v``: see :func:`xgradient.vorticity`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import xarray as xr
+        >>> import xgradient
+        >>> lat, lon = [-10.0, 0.0, 10.0], np.arange(0.0, 360.0, 90.0)
+        >>> wind = xr.Dataset(
+        ...     {"u": (("lat", "lon"), np.zeros((3, 4))), "v": (("lat", "lon"), np.ones((3, 4)))},
+        ...     coords={"lat": lat, "lon": lon},
+        ... )
+        >>> float(abs(wind.grad.vorticity("u", "v")).max())
+        0.0
+        """
+        ds = self._obj
+        return vorticity(
+            ds[u],
+            ds[v],
+            lat=lat,
+            lon=lon,
+            radius=radius,
+            accuracy=accuracy,
+            edge_order=edge_order,
+        )

@@ -6,7 +6,7 @@ import re
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-__all__ = ["derivative_attrs", "per_unit"]
+__all__ = ["derivative_attrs", "per_metre", "per_unit"]
 
 # A single unit symbol without exponent, safe to suffix with "-1".
 _SIMPLE_UNIT = re.compile(r"^[A-Za-z_%]+$")
@@ -66,3 +66,39 @@ def derivative_attrs(
     if "grid_mapping" in attrs:
         out["grid_mapping"] = attrs["grid_mapping"]
     return out
+
+
+def _simplified(units: str) -> str | None:
+    """``units`` in cf-xarray's canonical CF form, when pint and cf-xarray are installed."""
+    try:
+        from cf_xarray.units import units as registry  # optional; ~1 s on first import
+    except ImportError:
+        return None
+    try:
+        quantity = registry.Quantity(1.0, units)
+    except Exception:  # pint raises several types for strings it cannot parse
+        return None
+    if quantity.magnitude != 1.0:  # an offset or a scale (degC, km m-1 reduced): no
+        return None
+    return format(quantity.units, "cf")
+
+
+def per_metre(units: Any, power: int = 1) -> str | None:
+    """``units`` times ``m-<power>``: the units of a derivative in metres, or ``None``.
+
+    A single symbol other than ``m`` keeps today's plain form (``K m-1``);
+    anything else is composed and simplified by pint through cf-xarray's
+    CF registry when both are installed (``m s-1`` per metre is ``s-1``),
+    and written ``(<units>) m-<power>`` otherwise.
+
+    Examples
+    --------
+    >>> per_metre("K"), per_metre("K", 2), per_metre("degC"), per_metre(None)
+    ('K m-1', 'K m-2', 'degC m-1', None)
+    """
+    if not isinstance(units, str) or not units.strip():
+        return None
+    units = units.strip()
+    if _SIMPLE_UNIT.match(units) and units != "m":
+        return f"{units} m-{power}"
+    return _simplified(f"({units}) m-{power}") or f"({units}) m-{power}"
