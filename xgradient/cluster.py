@@ -116,12 +116,12 @@ def _dashboard(cluster: Any) -> str:
     return str(cluster.dashboard_link)
 
 
-def worker_memory(client: Any) -> tuple[int, int]:
-    """``(smallest memory limit, most threads)`` among the client's workers."""
+def worker_memory(client: Any) -> tuple[int, int, int]:
+    """``(smallest memory limit, most threads, all threads)`` of the client's workers."""
     info = client.scheduler_info()["workers"].values()
     limits = [w.get("memory_limit") or 0 for w in info] or [0]
     threads = [w.get("nthreads") or 1 for w in info] or [1]
-    return min(limits), max(threads)
+    return min(limits), max(threads), sum(threads)
 
 
 class ProgressDisplay:

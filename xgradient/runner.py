@@ -163,15 +163,16 @@ def run_job(
         if local:
             # Plan before starting a cluster: every error in the options is
             # reported at once, without the cost (and the output) of a start.
-            _, threads, memory = (cluster or ClusterSpec()).local_shape()
-            chunked, plan = _plan(selected, options, output, resume, memory, threads)
+            workers, threads, memory = (cluster or ClusterSpec()).local_shape()
+            shape = (memory, threads, workers * threads)
+            chunked, plan = _plan(selected, options, output, resume, *shape)
             if dry_run:
                 print("\n".join(describe(chunked, plan, options, threads, memory)), file=out)
                 return None
         with _client(cluster, log) as client:
             if not local:
-                memory, threads = worker_memory(client)
-                chunked, plan = _plan(selected, options, output, resume, memory, threads)
+                memory, threads, total = worker_memory(client)
+                chunked, plan = _plan(selected, options, output, resume, memory, threads, total)
                 if dry_run:
                     print("\n".join(describe(chunked, plan, options, threads, memory)), file=out)
                     return None
@@ -214,6 +215,7 @@ def _plan(
     resume: bool,
     memory: int,
     threads: int,
+    total_threads: int,
 ) -> tuple[xr.Dataset, xr.Dataset]:
     """The chunked input and the lazy output (resumed runs reuse the recorded chunks)."""
     recorded = _recorded_chunks(output) if resume else None
@@ -228,7 +230,11 @@ def _plan(
             }
         )
     else:
-        target = chunk_target(memory, threads)
+        # Small inputs: at least a few chunks per thread of the cluster, so
+        # that every thread has work and progress is more than one step.
+        largest = max(v.nbytes for v in selected.data_vars.values())
+        spread = max(MIN_CHUNK_BYTES, largest // (4 * max(total_threads, 1)))
+        target = min(chunk_target(memory, threads), spread)
         chunked = choose_chunks(selected, replace(options, chunk_bytes=target))
     return chunked, build_output(chunked, options)
 
