@@ -416,7 +416,8 @@ def test_demo_runs_the_job_and_checks_it(capsys):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="signals")
-def test_sigterm_stops_cleanly(data, tmp_path):
+@pytest.mark.parametrize("how", ["SIGTERM to the job", "Ctrl-C to its process group"])
+def test_a_stopped_job_says_so_in_one_line(tmp_path, how):
     import signal
     import time
 
@@ -429,15 +430,23 @@ def test_sigterm_stops_cleanly(data, tmp_path):
         [*cmd, "--workers", "1", "--chunks", "time=1", "--no-progress"],
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while not finished_regions(out):
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.02)
-    proc.send_signal(signal.SIGTERM)
+    if how.startswith("SIGTERM"):
+        proc.send_signal(signal.SIGTERM)
+    else:  # a terminal signals every process of the group, workers included
+        os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert "interrupted; the output was not touched" in err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "xgradient: error: interrupted; the output was not touched "
+        "(a zarr run continues with --resume)"
+    )
     assert not out.exists()
 
 

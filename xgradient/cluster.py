@@ -84,7 +84,7 @@ def connect(spec: ClusterSpec, log: TextIO | None = None) -> Iterator[Any]:
             yield client
         return
     workers, threads, memory = spec.local_shape()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _children_ignore_sigint():
         warnings.filterwarnings("ignore", message="Port 8787 is already in use")
         cluster = LocalCluster(
             n_workers=workers,
@@ -102,6 +102,27 @@ def connect(spec: ClusterSpec, log: TextIO | None = None) -> Iterator[Any]:
             file=log,
         )
         yield client
+
+
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Start processes that ignore Ctrl-C: the job's own process stops them.
+
+    Ctrl-C in a terminal signals the whole process group; worker processes
+    that took it would each print a traceback while the job shuts down.  An
+    ignored SIGINT is inherited, and Python keeps it ignored at start-up.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _has_bokeh() -> bool:
