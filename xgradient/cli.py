@@ -88,6 +88,7 @@ def _cluster_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_parser(sub: Any) -> None:
     run = sub.add_parser(
         "run",
+        usage="xgradient run INPUT [INPUT ...] OUTPUT --dim DIM [--dim DIM ...] [options]",
         help="differentiate the variables of a store (the default command)",
         description="Differentiate the variables of netCDF files or a zarr store along named "
         "dimensions, chunk by chunk on a dask.distributed cluster, into a zarr store or a "
@@ -96,7 +97,7 @@ def _run_parser(sub: Any) -> None:
     run.add_argument(
         "paths",
         nargs="+",
-        metavar="INPUT... OUTPUT",
+        metavar="PATH",
         help="zarr store, netCDF file(s) or glob pattern(s), then the output (*.zarr or *.nc)",
     )
     run.add_argument("--dim", action="append", required=True, help="dimension (repeatable)")
@@ -120,6 +121,7 @@ def _run_parser(sub: Any) -> None:
 def _demo_parser(sub: Any) -> None:
     demo = sub.add_parser(
         "demo",
+        usage="xgradient demo [--size 1GiB] [--workers N] [--keep] [--no-progress]",
         help="run the main job on a synthetic global field",
         description="Generate a synthetic global temperature field, differentiate it along "
         "lat and lon on a local cluster, and compare with the exact derivative.",
