@@ -40,6 +40,7 @@ _UNITS = {
     },
     "longitude": {"degree_east", "degree_e", "degreee", "degrees_east", "degrees_e", "degreese"},
 }
+_CANONICAL = {"latitude": "degrees_north", "longitude": "degrees_east"}
 _AXIS_TYPE = {"latitude": "Lat", "longitude": "Lon"}
 _AXIS = {"latitude": "Y", "longitude": "X"}
 _ANGULAR_DEGREES = {"degree", "degrees", "deg", "degs", "arc_degree", "angular_degree"}
@@ -61,7 +62,7 @@ def _rules(kind: str) -> list[tuple[str, Any]]:
     return [
         (f"standard_name {kind!r}", lambda n, v: v.attrs.get("standard_name") == kind),
         (
-            f"units {sorted(_UNITS[kind])[0]!r} or a CF variant, "
+            f"units {_CANONICAL[kind]!r} (or a CF variant), "
             f"or _CoordinateAxisType {_AXIS_TYPE[kind]!r}",
             lambda n, v: (
                 _units(v) in _UNITS[kind] or v.attrs.get("_CoordinateAxisType") == _AXIS_TYPE[kind]
