@@ -460,3 +460,13 @@ def test_agrees_with_metpy_away_from_the_poles():
     assert abs(xgradient.divergence(u, v).values - div_m)[mid].max() / scale < 6e-3
     exact = f["zeta"].values
     assert abs(zeta - exact)[inner].max() < abs(zeta_m - exact)[inner].max()
+
+
+def test_grad_refuses_a_periodic_latitude():
+    f = rossby_haurwitz(_grid(10.0))["psi"]
+    with pytest.raises(ValueError, match="'lat' is a latitude: a periodic boundary would join"):
+        f.grad(["lat", "lon"], boundary="periodic")
+    marked = f.rename(lat="y").assign_coords(y=("y", f.lat.values, {"standard_name": "latitude"}))
+    with pytest.raises(ValueError, match="'y' is a latitude"):
+        marked.grad.second("y", boundary={"y": "periodic"})
+    assert f.grad("lon", boundary="periodic").dims == ("lat", "lon")

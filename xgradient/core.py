@@ -175,6 +175,11 @@ def _plan(obj: xr.DataArray | xr.Dataset, axis: Axis, options: Options) -> Any:
     # Validated positions have the dim's length (obj.sizes costs ~10 us).
     n = len(axis.positions) if axis.positions is not None else obj.sizes[axis.dim]
     periodic = options.boundary_for(axis.dim) == "periodic"
+    if periodic and axis.latitude:
+        raise ValueError(
+            f"dimension {axis.dim!r} is a latitude: a periodic boundary would join the North "
+            "Pole to the South Pole; use boundary='edge' for it (or xgradient.spherical_gradient)"
+        )
     numpy_formulas = options.order == 1 and options.accuracy == 2 and not periodic
     if numpy_formulas:
         needed, why = options.edge_order + 1, f"edge_order={options.edge_order}"

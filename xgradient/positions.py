@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from .kernels import step_range
+from .latlon import is_latitude_coord
 
 __all__ = ["TIME_UNITS", "Axis", "check_datetime_unit", "resolve_dims", "resolve_positions"]
 
@@ -38,6 +39,8 @@ class Axis:
     positions: np.ndarray | None = None
     units: str | None = None
     longitude: bool = False
+    #: Whether the coordinate is marked as a latitude (a periodic one is refused).
+    latitude: bool = False
     #: The smallest and largest of ``positions``' differences, found while
     #: validating them (equal for uniform positions).
     step_range: tuple[float, float] | None = None
@@ -244,7 +247,7 @@ def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int, time_unit: str) -> 
     """An :class:`Axis` from one spacing entry: step, array, DataArray or coord name."""
     what = "spacing"
     units = None
-    longitude = False
+    longitude = latitude = False
     if isinstance(entry, str):
         if entry not in obj.coords:
             raise ValueError(
@@ -261,6 +264,7 @@ def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int, time_unit: str) -> 
         entry = _aligned(obj, dim, entry)
         units = _units_of(entry)
         longitude = _is_longitude(entry)
+        latitude = is_latitude_coord(entry)
         entry = entry.to_numpy()  # also from GPU (CuPy) or Dask data
     if np.ndim(entry) == 0:
         return Axis(dim, step=_check_step(entry, dim), units=units)
@@ -272,6 +276,7 @@ def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int, time_unit: str) -> 
         step_range=extremes,
         units=time_units or units,
         longitude=longitude,
+        latitude=latitude,
     )
 
 
@@ -293,6 +298,7 @@ def _default(obj: Any, dim: Hashable, n: int, time_unit: str) -> Axis:
             step_range=extremes,
             units=time_units or _units_of(coord),
             longitude=_is_longitude(coord),
+            latitude=is_latitude_coord(coord),
         )
     return Axis(dim, step=1.0)
 
