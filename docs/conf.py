@@ -107,10 +107,10 @@ _ACCESSOR_FALLBACK = """
    ``Dataset.grad`` are documented through their classes.
 
 .. autoclass:: xgradient.accessor.DataArrayGradAccessor
-   :members: __call__, second
+   :members: __call__, second, spherical, laplacian
 
 .. autoclass:: xgradient.accessor.DatasetGradAccessor
-   :members: __call__, second
+   :members: __call__, second, spherical, laplacian, divergence, vorticity
 ```
 """
 
