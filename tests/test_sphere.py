@@ -470,3 +470,27 @@ def test_grad_refuses_a_periodic_latitude():
     with pytest.raises(ValueError, match="'y' is a latitude"):
         marked.grad.second("y", boundary={"y": "periodic"})
     assert f.grad("lon", boundary="periodic").dims == ("lat", "lon")
+
+
+@pytest.mark.parametrize("chunks", [None, {"lat": 4, "lon": 10}])
+def test_pint_quantities_in_quantities_out(chunks):
+    pytest.importorskip("pint_xarray")
+    u, v = solid_body(_grid(10.0))
+    u, v = u.assign_attrs(units="m/s"), (v + 3.6).assign_attrs(units="km/h")  # v = 1 m/s
+    if chunks is not None:
+        u, v = u.chunk(chunks), v.chunk(chunks)
+    qu, qv = u.pint.quantify(), v.pint.quantify()
+    with raise_if_dask_computes():
+        zeta = xgradient.vorticity(qu, qv)
+        div = xgradient.divergence(qu, qv)
+        dx, _ = xgradient.spherical_gradient(qu)
+        lap = xgradient.laplacian(qu)
+    assert str(zeta.data.units) == str(div.data.units) == "1 / second"
+    assert str(dx.data.units) == "1 / second" and str(lap.data.units) == "1 / meter / second"
+    assert (chunks is None) == isinstance(zeta.data.magnitude, np.ndarray)
+    plain_v = v.assign_attrs(units="m/s") / 3.6
+    for result, plain in [(zeta, xgradient.vorticity), (div, xgradient.divergence)]:
+        expected = plain(u, plain_v).values
+        np.testing.assert_allclose(result.data.magnitude, expected, rtol=1e-13, atol=1e-22)
+    with pytest.raises(TypeError, match="both be pint quantities"):
+        xgradient.vorticity(qu, v)

@@ -261,6 +261,38 @@ def _fill_poles(result: xr.DataArray, field: xr.DataArray, sphere: _Sphere, kind
     return result
 
 
+# --- pint quantities ----------------------------------------------------------
+
+
+def _units_of(f: xr.DataArray) -> Any:
+    """The pint units of a quantified DataArray (pint-xarray), else ``None``."""
+    data = f.variable._data  # no conversion of wrapped arrays
+    if type(data).__module__.startswith("pint") and hasattr(data, "units"):
+        return data.units
+    return None
+
+
+def _plain(f: xr.DataArray, units: Any = None) -> xr.DataArray:
+    """``f`` without pint (its magnitude, in ``units`` if given), ``units`` in its attrs."""
+    own = _units_of(f)
+    if own is None:
+        return f
+    quantity = f.data if units is None else f.data.to(units)
+    out = f.copy(data=quantity.magnitude)
+    out.attrs = {**f.attrs, "units": format(quantity.units, "~")}
+    return out
+
+
+def _quantified(result: xr.DataArray, units: Any, power: int) -> xr.DataArray:
+    """``result`` as a pint quantity in ``units`` per metre ** ``power``, if ``units``."""
+    if units is None:
+        return result
+    out_units = units / units._REGISTRY.m**power
+    out = result.copy(data=units._REGISTRY.Quantity(result.data, out_units))
+    out.attrs = {k: v for k, v in result.attrs.items() if k != "units"}
+    return out
+
+
 def _finish(result: xr.DataArray, like: xr.DataArray, name: Hashable, attrs: dict) -> xr.DataArray:
     result = result.transpose(*like.dims)
     result.name = name
@@ -275,6 +307,10 @@ def _finish(result: xr.DataArray, like: xr.DataArray, name: Hashable, attrs: dic
 
 
 def _gradient_of(f: xr.DataArray, sphere: _Sphere) -> tuple[xr.DataArray, xr.DataArray]:
+    units = _units_of(f)
+    if units is not None:
+        dx, dy = _gradient_of(_plain(f), sphere)
+        return _quantified(dx, units, 1), _quantified(dy, units, 1)
     grid = sphere.grid
     dlam = sphere.derivative(f, grid.lon_dim)
     dphi = sphere.derivative(f, grid.lat_dim)
@@ -410,6 +446,12 @@ def _flow(
 ) -> xr.DataArray:
     sphere = _sphere(u, lat, lon, radius, accuracy, edge_order, None)
     u, v = _pair(u, v, sphere)
+    units = _units_of(u)
+    if units is not None or _units_of(v) is not None:
+        if units is None or _units_of(v) is None:
+            raise TypeError("u and v must both be pint quantities, or neither")
+        plain = _flow(_plain(u), _plain(v, units), kind, lat, lon, radius, accuracy, edge_order)
+        return _quantified(plain, units, 1)
     grid = sphere.grid
     if kind == "divergence":
         along, across = u, v  # div = [∂u/∂λ + ∂(v cos φ)/∂φ] / (R cos φ)
@@ -519,6 +561,9 @@ def vorticity(
 
 
 def _laplacian_of(f: xr.DataArray, sphere: _Sphere) -> xr.DataArray:
+    units = _units_of(f)
+    if units is not None:
+        return _quantified(_laplacian_of(_plain(f), sphere), units, 2)
     grid = sphere.grid
     f_ll = sphere.derivative(f, grid.lon_dim, order=2)
     f_pp = sphere.derivative(f, grid.lat_dim, order=2)
