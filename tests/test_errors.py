@@ -346,3 +346,70 @@ def test_spacing_dataarray_with_other_labels_is_refused():
     other = xr.DataArray([0.0, 1, 3, 6, 10], dims="x", coords={"x": [1, 2, 3, 4, 5]})
     with pytest.raises(ValueError, match=r"spacing for dimension 'x' is labelled with other"):
         obj.grad("x", spacing={"x": other})
+
+
+# --------------------------------------------------------------------------
+# Loose ends from a probe of bad inputs (issue 13)
+# --------------------------------------------------------------------------
+
+
+def test_a_dask_dataarray_is_not_named_by_its_dask_key():
+    # xr.DataArray(dask_array) takes the array's key ("array-<token>") as its name.
+    da = pytest.importorskip("dask.array")
+    text = xr.DataArray(da.from_array(np.array(list("abcd"))[1:]), dims="x")
+    assert text.name.split("-")[0] in ("array", "getitem")  # a Dask key
+    with pytest.raises(TypeError, match=r"^cannot differentiate the DataArray: its dtype"):
+        text.grad("x")
+    obj = xr.DataArray(np.arange(3.0), dims="x").chunk()
+    positions = xr.DataArray(da.from_array(np.array([0.0, 0.0, 1.0])), dims="x")
+    with pytest.raises(ValueError, match=r"^spacing for dimension 'x' has repeated values"):
+        obj.grad("x", spacing={"x": positions})
+    lazy = xr.DataArray(da.arange(4.0), dims="x")
+    assert lazy.grad("x").attrs["long_name"] == "derivative of data with respect to x"
+
+
+@pytest.mark.parametrize("how", ["coordinate", "spacing"])
+def test_int64_positions_that_float64_merges_are_named_as_such(how):
+    big = np.array([2**62, 2**62 + 1, 2**62 + 4096], dtype=np.int64)
+    obj = xr.DataArray(np.arange(3.0), dims="x")
+    spacing = None
+    if how == "coordinate":
+        obj = obj.assign_coords(x=big)
+    else:
+        spacing = {"x": big}
+    message = (
+        r"has distinct integers 4611686018427387904 and 4611686018427387905 \(indices 0 and 1\) "
+        r"that the conversion to float64 made equal"
+    )
+    with pytest.raises(ValueError, match=message):
+        obj.grad("x", spacing=spacing)
+    # Distinct after the conversion: fine, as are integers up to 2**53.
+    assert obj.grad("x", spacing={"x": big + np.array([0, 2048, 4096])}).shape == (3,)
+    assert obj.grad("x", spacing={"x": np.array([0, 1, 2**53])}).shape == (3,)
+
+
+@pytest.mark.parametrize("period", [np.array(6.0), np.array(6), np.float32(6.0)])
+def test_a_zero_dimensional_array_is_a_period(period):
+    obj = xr.DataArray(np.arange(6.0) ** 2, dims="x")
+    expected = obj.grad("x", boundary="periodic", period={"x": 6.0})
+    assert_array_equal(obj.grad("x", boundary="periodic", period={"x": period}), expected)
+
+
+@pytest.mark.parametrize("bad", [np.array(True), np.array([6.0]), np.array(-6.0)])
+def test_arrays_that_are_not_a_positive_number_are_no_period(bad):
+    obj = xr.DataArray(np.arange(6.0) ** 2, dims="x")
+    with pytest.raises(ValueError, match=r"period for dimension 'x' must be a positive number"):
+        obj.grad("x", boundary="periodic", period={"x": bad})
+
+
+@pytest.mark.parametrize("step", [True, False, np.True_, np.array(True)])
+@pytest.mark.parametrize("how", ["scalar", "mapping", "list"])
+def test_booleans_are_no_spacing(obj, step, how):
+    spacing = {"scalar": step, "mapping": {"lon": step}, "list": [step]}[how]
+    with pytest.raises(TypeError, match=r"spacing for dimension 'lon' must be a number, got"):
+        obj.grad(["lon"], spacing=spacing)
+
+
+def test_boolean_positions_are_refused(field):
+    with pytest.raises(TypeError, match=r"spacing for dimension 'x' must be numeric.*bool"):
+        xr.DataArray(np.arange(2.0), dims="x").grad("x", spacing={"x": np.array([False, True])})

@@ -592,15 +592,36 @@ def test_invalid_boundary_in_a_mapping_names_the_dim(order):
         _derivative(_simple(), ["y", "x"], order, boundary={"y": "edge", "x": "cyclic"})
 
 
-def test_boundary_for_a_dim_not_differentiated():
-    with pytest.raises(ValueError, match=r"boundary given for dimension 'y', which is not"):
-        _simple().grad("x", boundary={"y": "periodic"})
-
-
 @pytest.mark.parametrize("order", [1, 2])
-def test_period_for_a_dim_not_differentiated(order):
-    with pytest.raises(ValueError, match=r"period given for dimension 'y', which is not"):
-        _derivative(_simple(), "x", order, boundary="periodic", period={"y": 10.0})
+def test_options_for_a_dim_not_differentiated_are_ignored(order):
+    # One options dict serves every call: entries for the object's other dims
+    # are not used (issue 13, "Options mappings across dims").
+    obj = _simple()
+    options = {
+        "spacing": {"x": 0.5, "y": 3.0},
+        "boundary": {"x": "edge", "y": "periodic"},
+        "period": {"y": 10.0},
+    }
+    expected = _derivative(obj, "x", order, spacing={"x": 0.5})
+    assert _derivative(obj, "x", order, **options).identical(expected)
+
+
+@pytest.mark.parametrize("option", ["spacing", "boundary", "period"])
+@pytest.mark.parametrize("order", [1, 2])
+def test_options_for_a_key_that_is_no_dim_are_refused(option, order):
+    options = {"boundary": "periodic", "period": None}
+    options[option] = {"z": {"spacing": 1.0, "boundary": "periodic", "period": 10.0}[option]}
+    with pytest.raises(
+        ValueError, match=rf"{option} given for .*'z'.*not (a dimension|dimensions)"
+    ):
+        _derivative(_simple(), "x", order, **options)
+
+
+def test_options_for_other_dims_are_still_checked():
+    with pytest.raises(ValueError, match=r"boundary for dimension 'y' must be one of"):
+        _simple().grad("x", boundary={"y": "wrap"})
+    with pytest.raises(ValueError, match=r"period for dimension 'y' must be a positive number"):
+        _simple().grad("x", boundary="periodic", period={"y": -1.0})
 
 
 @pytest.mark.parametrize("period", [5.0, 0.5])
@@ -701,7 +722,7 @@ def test_invalid_datetime_unit(unit):
         ({"accuracy": 3}, r"accuracy must be 2 or 4"),
         ({"boundary": {"x": "wrap"}}, r"boundary for dimension 'x'"),
         ({"boundary": "periodic", "period": {"x": 1.0}}, r"period .* dimension 'x' must exceed"),
-        ({"accuracy": 4, "boundary": "periodic", "period": {"y": 9.0}}, r"period given for .*'y'"),
+        ({"accuracy": 4, "boundary": "periodic", "period": {"z": 9.0}}, r"period given for .*'z'"),
     ],
 )
 def test_errors_on_dask_data_are_raised_before_computing(kwargs, match):

@@ -164,6 +164,7 @@ class DatasetGradAccessor(_GradAccessor[xr.Dataset]):
         radius: float = EARTH_RADIUS,
         accuracy: int = 2,
         edge_order: int = 1,
+        boundary: Any = None,
     ) -> xr.DataArray:
         """Divergence of the variables ``u`` and ``v``: see :func:`xgradient.divergence`.
 
@@ -189,6 +190,7 @@ class DatasetGradAccessor(_GradAccessor[xr.Dataset]):
             radius=radius,
             accuracy=accuracy,
             edge_order=edge_order,
+            boundary=boundary,
         )
 
     def vorticity(
@@ -201,6 +203,7 @@ class DatasetGradAccessor(_GradAccessor[xr.Dataset]):
         radius: float = EARTH_RADIUS,
         accuracy: int = 2,
         edge_order: int = 1,
+        boundary: Any = None,
     ) -> xr.DataArray:
         """Relative vorticity of the variables ``u`` and ``v``: see :func:`xgradient.vorticity`.
 
@@ -226,4 +229,5 @@ class DatasetGradAccessor(_GradAccessor[xr.Dataset]):
             radius=radius,
             accuracy=accuracy,
             edge_order=edge_order,
+            boundary=boundary,
         )

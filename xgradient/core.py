@@ -13,7 +13,7 @@ import xarray as xr
 
 from .chunked import apply_chunked, apply_in_memory
 from .kernels import first_derivative, result_dtype, weighted_stencil
-from .metadata import derivative_attrs
+from .metadata import derivative_attrs, user_name
 from .positions import Axis, Spacing, resolve_dims, resolve_positions
 from .stencils import FirstDerivativePlan, plan_first_derivative, plan_weighted
 
@@ -41,6 +41,25 @@ class Options:
         return self.boundary
 
 
+def _option_key(d: Hashable, what: str, all_dims: Sequence[Hashable]) -> None:
+    """A mapping key of ``boundary`` or ``period`` must be a dim of the object."""
+    if d not in all_dims:
+        raise ValueError(
+            f"{what} given for dimension {d!r}, which is not a dimension of the object "
+            f"({tuple(all_dims)})"
+        )
+
+
+def _positive_number(value: Any) -> float | None:
+    """``value`` as a float if it is a finite positive number (0-d arrays too), else ``None``."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    number = isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+    if not number or not np.isfinite(value) or value <= 0:
+        return None
+    return float(value)
+
+
 def _check_options(
     dims: list[Hashable],
     order: int,
@@ -48,7 +67,16 @@ def _check_options(
     accuracy: Any,
     boundary: Any,
     period: Any,
+    all_dims: Sequence[Hashable] | None = None,
 ) -> Options:
+    """Validate the options of one call differentiating ``dims``.
+
+    A ``boundary`` or ``period`` mapping may name any of ``all_dims`` (the
+    object's dims, default ``dims``): entries for dims not differentiated in
+    this call are checked but not used, so one options dict serves every
+    call; a key that is no dim of the object is an error.
+    """
+    all_dims = dims if all_dims is None else all_dims
     if isinstance(edge_order, bool) or edge_order not in (1, 2):
         raise ValueError(f"edge_order must be 1 or 2, got {edge_order!r}")
     if isinstance(accuracy, bool) or accuracy not in (2, 4):
@@ -56,10 +84,7 @@ def _check_options(
     choices = ("edge", "periodic")
     if isinstance(boundary, Mapping):
         for d, b in boundary.items():
-            if d not in dims:
-                raise ValueError(
-                    f"boundary given for dimension {d!r}, which is not differentiated ({dims})"
-                )
+            _option_key(d, "boundary", all_dims)
             if b not in choices:
                 raise ValueError(
                     f"boundary for dimension {d!r} must be one of {choices}, got {b!r}"
@@ -70,21 +95,22 @@ def _check_options(
         period = {}
     if not isinstance(period, Mapping):
         raise TypeError(f"period must be a mapping {{dim: period}}, got {type(period).__name__}")
+    periods = {}
     for d, p in period.items():
-        if d not in dims:
-            raise ValueError(
-                f"period given for dimension {d!r}, which is not differentiated ({dims})"
-            )
-        number = isinstance(p, (int, float, np.number)) and not isinstance(p, (bool, np.bool_))
-        if not number or not np.isfinite(p) or p <= 0:
+        _option_key(d, "period", all_dims)
+        value = _positive_number(p)
+        if value is None:
             raise ValueError(f"period for dimension {d!r} must be a positive number, got {p!r}")
+        if d not in dims:
+            continue  # for another call
         periodic = boundary.get(d) if isinstance(boundary, Mapping) else boundary
         if periodic != "periodic":
             raise ValueError(
                 f"period given for dimension {d!r}, whose boundary is not 'periodic'; "
                 f"add boundary={{{d!r}: 'periodic'}} or drop the period"
             )
-    return Options(order, int(edge_order), int(accuracy), boundary, dict(period))
+        periods[d] = value
+    return Options(order, int(edge_order), int(accuracy), boundary, periods)
 
 
 def _is_dask(data: Any) -> bool:
@@ -101,6 +127,7 @@ def _keeps_its_type(data: Any) -> bool:
 
 
 def _variable_label(name: Hashable | None) -> str:
+    name = user_name(name)
     return f"variable {name!r}" if name is not None else "the DataArray"
 
 
@@ -302,7 +329,7 @@ def _derivatives(
     datetime_unit: str | None,
 ) -> T | tuple[T, ...]:
     dims, single = resolve_dims(obj, dim)
-    options = _check_options(dims, order, edge_order, accuracy, boundary, period)
+    options = _check_options(dims, order, edge_order, accuracy, boundary, period, tuple(obj.dims))
     axes = resolve_positions(obj, dims, spacing, datetime_unit)
     results = tuple(_differentiate(obj, axis, options) for axis in axes)
     return results[0] if single else results

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["LatLon", "find_lat_lon", "is_latitude_coord"]
+__all__ = ["LatLon", "cf_dim", "find_lat_lon", "is_latitude_coord"]
 
 _UNITS = {
     "latitude": {
@@ -246,3 +246,124 @@ def find_lat_lon(
         lat_name=names["latitude"],
         lon_name=names["longitude"],
     )
+
+
+# CF axes (cf-xarray's criteria, in short): the ``axis`` attribute first, then
+# what marks a coordinate as one.
+_TIME_UNITS = re.compile(r"^\s*\w+\s+since\s")
+_VERTICAL = {
+    "air_pressure",
+    "altitude",
+    "atmosphere_ln_pressure_coordinate",
+    "atmosphere_sigma_coordinate",
+    "atmosphere_hybrid_sigma_pressure_coordinate",
+    "depth",
+    "height",
+    "height_above_geopotential_datum",
+    "height_above_mean_sea_level",
+    "height_above_reference_ellipsoid",
+    "model_level_number",
+    "ocean_sigma_coordinate",
+    "ocean_s_coordinate",
+    "ocean_s_coordinate_g1",
+    "ocean_s_coordinate_g2",
+}
+
+
+def _axis_rules(axis: str) -> list[tuple[str, Any]]:
+    """``(description, predicate)`` for the coordinates of a CF axis, by priority."""
+    rules = [
+        (
+            f"axis {axis!r} (or _CoordinateAxisType)",
+            lambda n, v: (
+                v.attrs.get("axis") == axis
+                or v.attrs.get("_CoordinateAxisType") == {"X": "GeoX", "Y": "GeoY"}.get(axis, axis)
+            ),
+        )
+    ]
+    if axis in ("X", "Y"):
+        kind = "longitude" if axis == "X" else "latitude"
+        projection = {"X": "projection_x_coordinate", "Y": "projection_y_coordinate"}[axis]
+        grid = {"X": "grid_longitude", "Y": "grid_latitude"}[axis]
+        rules.append(
+            (
+                f"standard_name {projection!r} or {grid!r}",
+                lambda n, v: v.attrs.get("standard_name") in (projection, grid),
+            )
+        )
+        rules.extend(_rules(kind)[:2])  # the longitude (latitude) by its attributes
+    elif axis == "Z":
+        rules.append(
+            (
+                "attribute positive 'up' or 'down', or a vertical standard_name",
+                lambda n, v: (
+                    str(v.attrs.get("positive", "")).lower() in ("up", "down")
+                    or v.attrs.get("standard_name") in _VERTICAL
+                ),
+            )
+        )
+    else:
+        rules.append(
+            (
+                "standard_name 'time', units '<unit> since <date>' or dates",
+                lambda n, v: (
+                    v.attrs.get("standard_name") == "time"
+                    or bool(_TIME_UNITS.match(str(v.attrs.get("units", ""))))
+                    or v.dtype.kind == "M"
+                    or (
+                        v.dtype.kind == "O"
+                        and v.size > 0
+                        and type(v.values.flat[0]).__module__.startswith("cftime")
+                    )
+                ),
+            )
+        )
+    return rules
+
+
+def cf_dim(obj: xr.DataArray | xr.Dataset, key: Hashable) -> Hashable | None:
+    """The dim that a CF axis (``"X"``, ``"Y"``, ``"Z"``, ``"T"``) or a standard name stands for.
+
+    The 1-D coordinate that is the axis (its ``axis`` attribute first, then
+    what marks it: latitude/longitude units and standard names for ``Y`` and
+    ``X``, ``positive`` or a vertical standard name for ``Z``, dates or
+    ``"<unit> since <date>"`` units for ``T``), or the one whose
+    ``standard_name`` is ``key``; ``None`` when none matches.  Only for a
+    ``key`` that is not itself a dim.
+
+    Raises
+    ------
+    ValueError
+        Several coordinates along different dims match.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(
+    ...     np.zeros((2, 3)),
+    ...     dims=("level", "x"),
+    ...     coords={
+    ...         "level": ("level", [1000.0, 850.0], {"positive": "down", "units": "hPa"}),
+    ...         "x": ("x", [0.0, 1.0, 2.0], {"standard_name": "longitude"}),
+    ...     },
+    ... )
+    >>> cf_dim(da, "Z"), cf_dim(da, "X"), cf_dim(da, "longitude"), cf_dim(da, "T")
+    ('level', 'x', 'x', None)
+    """
+    if not isinstance(key, str):
+        return None
+    if key in ("X", "Y", "Z", "T"):
+        rules = _axis_rules(key)
+    else:
+        rules = [(f"standard_name {key!r}", lambda n, v: v.attrs.get("standard_name") == key)]
+    variables = obj.coords.variables
+    for what, rule in rules:
+        found = [name for name, var in variables.items() if var.ndim == 1 and rule(name, var)]
+        dims = list(dict.fromkeys(variables[name].dims[0] for name in found))
+        if len(dims) > 1:
+            raise ValueError(
+                f"{key!r} is not a dimension, and the coordinates {found} along the dims "
+                f"{dims} all match {what}: name the dim"
+            )
+        if dims:
+            return dims[0]
+    return None

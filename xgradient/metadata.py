@@ -6,10 +6,29 @@ import re
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-__all__ = ["derivative_attrs", "per_metre", "per_unit"]
+__all__ = ["derivative_attrs", "per_metre", "per_unit", "user_name"]
 
 # A single unit symbol without exponent, safe to suffix with "-1".
 _SIMPLE_UNIT = re.compile(r"^[A-Za-z_%]+$")
+# A Dask key ("array-<token>", "getitem-<token>", ...): xarray names a
+# DataArray built from a bare Dask array after it.
+_DASK_KEY = re.compile(r"^[\w.-]+-[0-9a-f]{32}$")
+
+
+def user_name(name: Hashable | None) -> Hashable | None:
+    """``name``, or ``None`` when it is a Dask key rather than a name the user gave.
+
+    ``xr.DataArray(dask_array)`` takes the array's key (``"array-<token>"``)
+    as its name; messages and long names say "the DataArray" instead.
+
+    Examples
+    --------
+    >>> user_name("t"), user_name("getitem-0123456789abcdef0123456789abcdef"), user_name(None)
+    ('t', None, None)
+    """
+    if isinstance(name, str) and _DASK_KEY.match(name):
+        return None
+    return name
 
 
 def per_unit(units: str) -> str:
@@ -27,7 +46,7 @@ def per_unit(units: str) -> str:
 
 
 def _describe(attrs: Mapping[str, Any], name: Hashable | None) -> str:
-    label = attrs.get("long_name") or attrs.get("standard_name") or name
+    label = attrs.get("long_name") or attrs.get("standard_name") or user_name(name)
     return str(label) if label is not None else "data"
 
 

@@ -18,7 +18,8 @@ import numpy as np
 import xarray as xr
 
 from .kernels import step_range
-from .latlon import is_latitude_coord
+from .latlon import cf_dim, is_latitude_coord
+from .metadata import user_name
 
 __all__ = ["TIME_UNITS", "Axis", "check_datetime_unit", "resolve_dims", "resolve_positions"]
 
@@ -85,6 +86,10 @@ def _is_longitude(var: Any) -> bool:
 def resolve_dims(obj: xr.DataArray | xr.Dataset, dim: Any) -> tuple[list[Hashable], bool]:
     """The dims to differentiate, and whether the caller asked for a single one.
 
+    A name that is no dim may be a CF axis (``"X"``, ``"Y"``, ``"Z"``,
+    ``"T"``) or a coordinate's ``standard_name``: it stands for that
+    coordinate's dim (:func:`xgradient.latlon.cf_dim`).
+
     Examples
     --------
     >>> da = xr.DataArray(np.zeros((2, 3)), dims=("y", "x"))
@@ -100,11 +105,16 @@ def resolve_dims(obj: xr.DataArray | xr.Dataset, dim: Any) -> tuple[list[Hashabl
     else:
         dims = list(dim)
         single = False
-    for d in dims:
-        if d not in obj.dims:
+    for i, d in enumerate(dims):
+        if d in obj.dims:
+            continue
+        found = cf_dim(obj, d)  # a CF axis ("X", ...) or a standard name
+        if found is None:
             raise ValueError(
                 f"dimension {d!r} not found: {type(obj).__name__} has dimensions {tuple(obj.dims)}"
+                " (nor a 1-D coordinate with that CF axis or standard_name)"
             )
+        dims[i] = found
     if len(set(dims)) != len(dims):
         raise ValueError(f"dimensions listed more than once in dim={list(dims)}")
     return dims, single
@@ -169,12 +179,31 @@ def _as_positions(
                 f"{what} for dimension {dim!r} mixes dates of different calendars"
             ) from None
         return (deltas / np.timedelta64(1, unit)).astype(np.float64), symbol
-    if kind not in "biuf":
+    if kind not in "iuf":
         raise TypeError(
             f"{what} for dimension {dim!r} must be numeric, datetime64 or cftime, "
             f"got dtype {values.dtype}"
         )
-    return values.astype(np.float64, copy=False), None  # never written to
+    positions = values.astype(np.float64, copy=False)  # never written to
+    if kind in "iu" and values.size > 1:
+        _check_exact_integers(values, positions, dim, what)
+    return positions, None
+
+
+def _check_exact_integers(values: np.ndarray, positions: np.ndarray, dim: Hashable, what: str):
+    """Refuse distinct integers that float64 makes equal (beyond 2**53 it has gaps)."""
+    limit = 2**53
+    if -limit <= int(values.min()) and int(values.max()) <= limit:
+        return  # every such integer is a float64
+    merged = (positions[1:] == positions[:-1]) & (values[1:] != values[:-1])
+    if merged.any():
+        i = int(np.flatnonzero(merged)[0])
+        raise ValueError(
+            f"{what} for dimension {dim!r} has distinct integers {int(values[i])} and "
+            f"{int(values[i + 1])} (indices {i} and {i + 1}) that the conversion to float64 "
+            f"made equal (float64 holds integers exactly only up to 2**53); subtract an "
+            "offset first (the first value, say)"
+        )
 
 
 def _is_cftime(value: Any) -> bool:
@@ -214,6 +243,8 @@ def _check_positions(
 
 
 def _check_step(step: Any, dim: Hashable) -> float:
+    if isinstance(step, (bool, np.bool_)) or getattr(step, "dtype", None) == np.bool_:
+        raise TypeError(f"spacing for dimension {dim!r} must be a number, got {step!r}")
     try:
         value = float(step)
     except (TypeError, ValueError):
@@ -260,7 +291,8 @@ def _from_entry(obj: Any, dim: Hashable, entry: Any, n: int, time_unit: str) -> 
                 f"spacing for dimension {dim!r} must be a 1-D variable along {dim!r}, "
                 f"got dims {entry.dims}"
             )
-        what = f"coordinate {entry.name!r}" if entry.name is not None else "spacing"
+        name = user_name(entry.name)
+        what = f"coordinate {name!r}" if name is not None else "spacing"
         entry = _aligned(obj, dim, entry)
         units = _units_of(entry)
         longitude = _is_longitude(entry)
@@ -334,11 +366,12 @@ def resolve_positions(
     if spacing is None:
         return [_default(obj, d, sizes[d], unit) for d in dims]
     if isinstance(spacing, Mapping):
-        unknown = [k for k in spacing if k not in dims]
+        # Entries for the object's other dims are for other calls: ignored.
+        unknown = [k for k in spacing if k not in sizes]
         if unknown:
             raise ValueError(
-                f"spacing given for {unknown}, which are not among the dims differentiated "
-                f"({list(dims)})"
+                f"spacing given for {unknown}, which are not dimensions of the object "
+                f"({tuple(obj.dims)})"
             )
         return [
             _from_entry(obj, d, spacing[d], sizes[d], unit)

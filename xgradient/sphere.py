@@ -100,6 +100,8 @@ class _Sphere:
 
 
 def _check_number(value: Any, what: str) -> float:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
     number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
         value, (bool, np.bool_)
     )
@@ -108,19 +110,27 @@ def _check_number(value: Any, what: str) -> float:
     return float(value)
 
 
-def _lon_boundary(grid: LatLon, boundary: Any) -> str:
-    """The longitude's boundary; refuses a periodic latitude."""
+def _lon_boundary(grid: LatLon, boundary: Any, dims: tuple[Hashable, ...]) -> str:
+    """The longitude's boundary; refuses a periodic latitude.
+
+    A mapping may name the latitude and longitude (by dim or coordinate
+    name) and any other dim of the object, whose entry is checked but not
+    used (as in :func:`xgradient.gradient`).
+    """
     choices = ("edge", "periodic")
     if boundary is None:
         return "periodic" if grid.periodic else "edge"
     if isinstance(boundary, Mapping):
-        known = {grid.lat_dim, grid.lon_dim, grid.lat_name, grid.lon_name}
+        known = {grid.lat_dim, grid.lon_dim, grid.lat_name, grid.lon_name, *dims}
         unknown = [k for k in boundary if k not in known]
         if unknown:
             raise ValueError(
-                f"boundary given for {unknown}, which are neither the latitude "
-                f"{grid.lat_dim!r} nor the longitude {grid.lon_dim!r}"
+                f"boundary given for {unknown}, which are not dimensions of the object "
+                f"({dims}) nor its latitude {grid.lat_name!r} or longitude {grid.lon_name!r}"
             )
+        for k, b in boundary.items():
+            if b not in choices:
+                raise ValueError(f"boundary for {k!r} must be one of {choices}, got {b!r}")
         lat = boundary.get(grid.lat_dim, boundary.get(grid.lat_name, "edge"))
         lon = boundary.get(grid.lon_dim, boundary.get(grid.lon_name))
         lon = lon if lon is not None else ("periodic" if grid.periodic else "edge")
@@ -153,7 +163,8 @@ def _sphere(
         raise ValueError(f"edge_order must be 1 or 2, got {edge_order!r}")
     radius = _check_number(radius, "radius")
     grid = find_lat_lon(obj, lat, lon)
-    return _Sphere(grid, radius, int(accuracy), int(edge_order), _lon_boundary(grid, boundary))
+    lon_boundary = _lon_boundary(grid, boundary, tuple(obj.dims))
+    return _Sphere(grid, radius, int(accuracy), int(edge_order), lon_boundary)
 
 
 def _check_field(f: Any, sphere: _Sphere, what: str) -> xr.DataArray:
@@ -441,17 +452,16 @@ def _flow_attrs(u: xr.DataArray, v: xr.DataArray, kind: str) -> dict[str, Any]:
     }
 
 
-def _flow(
-    u: Any, v: Any, kind: str, lat: Any, lon: Any, radius: Any, accuracy: Any, edge_order: Any
-) -> xr.DataArray:
-    sphere = _sphere(u, lat, lon, radius, accuracy, edge_order, None)
+def _flow(u: Any, v: Any, kind: str, options: dict[str, Any]) -> xr.DataArray:
+    if not isinstance(u, xr.DataArray):
+        raise TypeError(f"u must be a DataArray, got {type(u).__name__}")
+    sphere = _sphere(u, **options)
     u, v = _pair(u, v, sphere)
     units = _units_of(u)
     if units is not None or _units_of(v) is not None:
         if units is None or _units_of(v) is None:
             raise TypeError("u and v must both be pint quantities, or neither")
-        plain = _flow(_plain(u), _plain(v, units), kind, lat, lon, radius, accuracy, edge_order)
-        return _quantified(plain, units, 1)
+        return _quantified(_flow(_plain(u), _plain(v, units), kind, options), units, 1)
     grid = sphere.grid
     if kind == "divergence":
         along, across = u, v  # div = [∂u/∂λ + ∂(v cos φ)/∂φ] / (R cos φ)
@@ -475,6 +485,7 @@ def divergence(
     radius: float = EARTH_RADIUS,
     accuracy: int = 2,
     edge_order: int = 1,
+    boundary: Any = None,
 ) -> xr.DataArray:
     """Horizontal divergence of the eastward and northward components ``u``, ``v``.
 
@@ -508,7 +519,8 @@ def divergence(
     >>> float(abs(div.isel(lon=0) - exact).max()) < 0.05, div.attrs["units"]
     (True, 's-1')
     """
-    return _flow(u, v, "divergence", lat, lon, radius, accuracy, edge_order)
+    options = {"lat": lat, "lon": lon, "radius": radius, "accuracy": accuracy}
+    return _flow(u, v, "divergence", {**options, "edge_order": edge_order, "boundary": boundary})
 
 
 def vorticity(
@@ -520,6 +532,7 @@ def vorticity(
     radius: float = EARTH_RADIUS,
     accuracy: int = 2,
     edge_order: int = 1,
+    boundary: Any = None,
 ) -> xr.DataArray:
     """Vertical component of the curl (relative vorticity) of ``u``, ``v``.
 
@@ -557,7 +570,8 @@ def vorticity(
     >>> zeta.attrs["standard_name"], zeta.attrs["units"]
     ('atmosphere_relative_vorticity', 's-1')
     """
-    return _flow(u, v, "vorticity", lat, lon, radius, accuracy, edge_order)
+    options = {"lat": lat, "lon": lon, "radius": radius, "accuracy": accuracy}
+    return _flow(u, v, "vorticity", {**options, "edge_order": edge_order, "boundary": boundary})
 
 
 def _laplacian_of(f: xr.DataArray, sphere: _Sphere) -> xr.DataArray:
