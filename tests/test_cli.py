@@ -476,8 +476,37 @@ def test_zarr_v2_input_packed_netcdf_input_and_the_cluster_left_running(tmp_path
         assert len(client.scheduler_info()["workers"]) == 2
 
 
-def test_dry_run_warns_when_chunks_do_not_fit(data, tmp_path, capsys):
-    _, nc, _ = data
-    args = ["run", str(nc), str(tmp_path / "o.zarr"), "--dim", "lat", "--dry-run"]
-    assert main([*args, "--memory-limit", "310MiB", "--workers", "1"]) == 0
+def test_dry_run_warns_when_chunks_do_not_fit(tmp_path, capsys):
+    path = tmp_path / "in.nc"
+    xr.Dataset({"t": (("time", "x"), np.zeros((100, 10_000)))}).to_netcdf(path)  # 8 MB
+    args = ["run", str(path), str(tmp_path / "o.zarr"), "--dim", "x", "--dry-run"]
+    assert main([*args, "--memory-limit", "340MiB", "--chunks", "time=100"]) == 0
     assert "warning: that is above 70% of the limit" in capsys.readouterr().out
+    # below a worker's own footprint nothing can run: refused, not left to hang
+    assert main([*args, "--memory-limit", "250MiB"]) == 2
+    assert "workers with 250.00 MiB of memory cannot run the job" in capsys.readouterr().err
+
+
+def test_packed_coordinates_keep_their_values(tmp_path, scheduler):
+    lat2d = np.array([[-74.64, 55.83, -32.7]] * 2)
+    ds = xr.Dataset(
+        {"t": (("y", "x"), np.arange(6.0).reshape(2, 3) ** 2)},
+        coords={"lat2d": (("y", "x"), lat2d)},
+    )
+    path = tmp_path / "packed[1].nc"  # a literal name with glob characters
+    ds.to_netcdf(
+        path, encoding={"lat2d": {"dtype": "int16", "scale_factor": 0.01, "_FillValue": -999}}
+    )
+    out = tmp_path / "out.zarr"
+    assert run("run", path, out, "--dim", "x", scheduler=scheduler) == 0
+    with xr.open_zarr(out) as res, xr.open_dataset(path) as src:
+        assert_array_equal(res.lat2d.values, src.lat2d.values)  # not truncated to integers
+
+
+def test_chunks_given_for_one_dim_size_the_others():
+    ds = xr.Dataset({"t": (("time", "lat", "lon"), np.zeros((200, 90, 180)))}).chunk()
+    options = JobOptions(dims=("lat",), chunks=(("lon", 90),), chunk_bytes=1_000_000)
+    chunked = choose_chunks(ds, options)
+    time_chunk, lat_chunk, lon_chunk = (c[0] for c in chunked.t.chunks)
+    assert lon_chunk == 90 and lat_chunk == 90
+    assert time_chunk * lat_chunk * lon_chunk * 8 <= 1_000_000 and time_chunk > 1

@@ -193,3 +193,65 @@ def test_a_killed_command_leaves_nothing_and_resumes(source, tmp_path):
     reference = tmp_path / "reference.zarr"
     subprocess.run([*cmd[:5], str(reference), *cmd[6:]], check=True, capture_output=True)
     assert_same_store(out, reference)
+
+
+def test_a_second_run_to_the_same_output_is_refused(source, tmp_path, client):
+    from xgradient.job import JobError
+    from xgradient.store import exclusive
+
+    _, path = source
+    out = tmp_path / "out.zarr"
+    with exclusive(out), pytest.raises(JobError, match=r"another xgradient run \(pid \d+ on"):
+        run_job([str(path)], out, OPTIONS, client, progress=False, log=io.StringIO())
+    assert not partial_path(out).exists()
+    run_job([str(path)], out, OPTIONS, client, progress=False, log=io.StringIO())  # released
+    assert not (tmp_path / ".out.zarr.xgradient-lock").exists()
+
+
+def test_resume_refuses_an_input_that_changed(tmp_path, client):
+    from xgradient.job import JobError
+
+    ds = xr.Dataset({"a": (("time", "x"), np.arange(40.0).reshape(8, 5))})
+    path = tmp_path / "in.zarr"
+    ds.chunk(time=1).to_zarr(path, consolidated=False)
+    out = tmp_path / "out.zarr"
+    options = JobOptions(dims=("x",), chunks=(("time", 1),))
+    with pytest.raises(KeyboardInterrupt):
+        run_job([str(path)], out, options, client, progress=Interrupt(2), log=io.StringIO())
+    time.sleep(0.01)  # a new mtime, even on coarse clocks
+    (ds * 2).chunk(time=1).to_zarr(path, mode="w", consolidated=False)  # same shape
+    with pytest.raises(JobError, match="the input's files changed since then"):
+        run_job([str(path)], out, options, client, resume=True, log=io.StringIO())
+
+
+def test_an_interrupted_cleanup_of_the_old_output_says_where_it_is(
+    source, tmp_path, client, monkeypatch
+):
+    import shutil
+
+    from xgradient.job import JobError
+    from xgradient.store import check_paths
+
+    _, path = source
+    out = tmp_path / "out.zarr"
+    options = JobOptions(dims=("x",))
+    run_job([str(path)], out, options, client, progress=False, log=io.StringIO())
+
+    def interrupted(path, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "rmtree", interrupted)
+    with pytest.raises(JobError, match=r"interrupted after .* was complete and in place"):
+        run_job([str(path)], out, OPTIONS, client, overwrite=True, log=io.StringIO())
+    monkeypatch.undo()
+    assert set(store_arrays(out)) >= {"da_dy", "da_dx"}  # the new output, whole
+    assert not record_path(out).exists()
+    with pytest.raises(JobError, match="is a previous output that a finished run was deleting"):
+        check_paths([path], out, overwrite=True)
+
+
+def test_regions_follow_the_most_chunked_dim():
+    from xgradient.store import plan_regions
+
+    ds = xr.Dataset({"a": (("lat", "lon", "time"), np.zeros((3, 4, 10)))}).chunk(time=2)
+    assert [r.key for r in plan_regions(ds)][:2] == ["a[time=0:2]", "a[time=2:4]"]

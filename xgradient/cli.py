@@ -62,6 +62,13 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 2GiB, 500MB)") from None
 
 
+def _demo_size(text: str) -> int:
+    size = _size(text)
+    if size < 2**20:
+        raise argparse.ArgumentTypeError(f"the demo needs at least 1MiB, got {text!r}")
+    return size
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -126,7 +133,7 @@ def _demo_parser(sub: Any) -> None:
         description="Generate a synthetic global temperature field, differentiate it along "
         "lat and lon on a local cluster, and compare with the exact derivative.",
     )
-    demo.add_argument("--size", type=_size, default=_size("1GiB"), help="field size (1GiB)")
+    demo.add_argument("--size", type=_demo_size, default=2**30, help="field size (1GiB)")
     demo.add_argument("--workers", type=_positive_int, help="worker processes")
     demo.add_argument("--keep", action="store_true", help="keep the generated stores")
     demo.add_argument("--no-progress", action="store_true", help="no progress display")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import glob
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,16 +110,40 @@ def expand_inputs(sources: Sequence[str]) -> list[Path]:
     """The input paths: each source as given, or the files its glob pattern matches."""
     paths: list[Path] = []
     for source in sources:
-        if glob.has_magic(source):
+        if Path(source).exists():  # a literal name, even with [ or * in it
+            paths.append(Path(source))
+        elif glob.has_magic(source):
             matched = sorted(glob.glob(source))
             if not matched:
                 raise JobError(f"input pattern {source!r} matches no file", usage=True)
             paths.extend(Path(m) for m in matched)
-        elif not Path(source).exists():
-            raise JobError(f"input {source!r} does not exist", usage=True)
         else:
-            paths.append(Path(source))
+            raise JobError(f"input {source!r} does not exist", usage=True)
     return paths
+
+
+def input_fingerprint(paths: Sequence[Path]) -> str:
+    """A digest of the input files' names, sizes and modification times.
+
+    A resume must not combine regions computed from one version of the input
+    with regions computed from another: a store regenerated with the same
+    shape would pass every other check.  Metadata documents are hashed by
+    content, data files by size and mtime (reading terabytes to hash them
+    would cost as much as the job).
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in files:
+            stat = file.stat()
+            digest.update(f"{file.relative_to(path.parent)}:{stat.st_size}:".encode())
+            if file.name in ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata"):
+                digest.update(file.read_bytes())
+            else:
+                digest.update(str(stat.st_mtime_ns).encode())
+    return digest.hexdigest()[:16]
 
 
 def open_input(paths: Sequence[Path]) -> xr.Dataset:
@@ -145,9 +169,17 @@ def open_input(paths: Sequence[Path]) -> xr.Dataset:
         ) from None
     except (OSError, ValueError, TypeError, KeyError) as err:
         what = _one_line(err)
-        if "engine" in what and "installed" in what:
-            what += f"; install the I/O extra: {IO_EXTRA}"
+        if "did not find a match" in what:
+            what = "not a netCDF file or zarr store that xarray can read"
+            if not _has_netcdf_engine():
+                what += f" (no netCDF library is installed: {IO_EXTRA})"
         raise JobError(f"cannot open {', '.join(map(str, paths))}: {what}") from None
+
+
+def _has_netcdf_engine() -> bool:
+    import importlib.util
+
+    return any(importlib.util.find_spec(m) for m in ("netCDF4", "h5netcdf"))
 
 
 def _open_zarr(path: Path) -> xr.Dataset:
@@ -248,19 +280,28 @@ def slab_chunks(
     (7, 90, 360)
     >>> slab_chunks((4, 1000, 1000), 8, 1_000_000)
     (1, 125, 1000)
+    >>> slab_chunks((100, 4000, 4000), 4, 20_000_000, native=(1, 2000, 4000))  # 32 MB stored
+    (1, 1000, 4000)
     """
     shape = [max(int(s), 1) for s in shape]
-    if native is not None and math.prod(native) * itemsize <= target:
-        chunks = [min(int(c), s) for c, s in zip(native, shape, strict=True)]
+    base = [min(int(c), n) for c, n in zip(native, shape, strict=True)] if native else shape
+    if math.prod(base) * itemsize <= target:
+        chunks = list(base)
         if chunks:
             grow = target // (math.prod(chunks) * itemsize)
             chunks[0] = min(shape[0], chunks[0] * max(grow, 1))
         return tuple(chunks)
-    chunks = list(shape)
-    for d in range(len(shape)):
-        inner = math.prod(shape[d + 1 :]) * itemsize
-        chunks[d] = max(1, min(shape[d], target // max(inner, 1)))
-        if chunks[d] * inner <= target or d == len(shape) - 1:
+    # Too large: split the stored chunk (or the unchunked array) into slabs,
+    # from the leading dim on; a stored chunk is split evenly, so no task
+    # reads parts of two stored chunks.
+    chunks = list(base)
+    for d in range(len(base)):
+        inner = math.prod(base[d + 1 :]) * itemsize
+        size = max(1, min(base[d], target // max(inner, 1)))
+        if base[d] < shape[d]:
+            size = max(k for k in range(1, size + 1) if base[d] % k == 0)
+        chunks[d] = size
+        if size * inner <= target or d == len(base) - 1:
             break
         chunks[d] = 1
     return tuple(chunks)
@@ -275,19 +316,17 @@ def choose_chunks(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
     given = dict(options.chunks)
     chunked = {}
     for name, var in ds.data_vars.items():
-        native = _native_chunks(var)
-        if given:
-            sizes = {d: given.get(d, c) for d, c in zip(var.dims, native, strict=True)}
-        else:
-            itemsize = np.dtype(options.dtype or var.dtype).itemsize
-            sizes = dict(
-                zip(
-                    var.dims,
-                    slab_chunks(var.shape, itemsize, options.chunk_bytes, native),
-                    strict=True,
-                )
-            )
-        chunked[name] = var.chunk(sizes)
+        native = dict(zip(var.dims, _native_chunks(var), strict=True))
+        fixed = {d: min(given[d], var.sizes[d]) for d in var.dims if d in given}
+        free = [d for d in var.dims if d not in fixed]
+        # The dims --chunks does not name are sized to the same target, with
+        # the named ones fixed (a whole time axis would not fit in memory).
+        itemsize = np.dtype(options.dtype or var.dtype).itemsize * math.prod(fixed.values())
+        slabs = slab_chunks(
+            [var.sizes[d] for d in free], itemsize, options.chunk_bytes, [native[d] for d in free]
+        )
+        sizes = {**fixed, **dict(zip(free, slabs, strict=True))}
+        chunked[name] = var.chunk({d: sizes[d] for d in var.dims})
     return ds.assign(chunked)
 
 
@@ -369,18 +408,22 @@ def build_output(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
         data_vars[name] = derivative.variable
     out = xr.Dataset(data_vars, coords=ds.coords, attrs=dict(ds.attrs))
     for coord in out.coords.values():
-        coord.encoding = _portable_encoding(coord.encoding)
+        coord.encoding = _portable_encoding(coord)
     return out
 
 
-def _portable_encoding(encoding: Mapping[str, Any]) -> dict[str, Any]:
+def _portable_encoding(coord: xr.DataArray) -> dict[str, Any]:
     """The parts of a coordinate's encoding that mean the same in any format.
 
     Chunking, compressors and filters belong to the input's format (a zarr
     v2 compressor means nothing to netCDF, and input chunks may not match
-    the output's); the units, calendar and dtype of a time coordinate do.
+    the output's), and so does packing: a dtype without its scale_factor
+    would truncate the values.  Only a time coordinate keeps its units,
+    calendar and dtype, which say how its dates are written.
     """
-    return {k: v for k, v in encoding.items() if k in ("units", "calendar", "dtype")}
+    if coord.dtype.kind not in "mMO":
+        return {}
+    return {k: v for k, v in coord.encoding.items() if k in ("units", "calendar", "dtype")}
 
 
 # -- describing a job (``--dry-run``) ------------------------------------------------

@@ -26,6 +26,7 @@ from .job import (
     choose_chunks,
     describe,
     expand_inputs,
+    input_fingerprint,
     open_input,
     select_variables,
 )
@@ -153,7 +154,7 @@ def run_job(
     log, out = log or sys.stderr, out or sys.stdout
     output = Path(output)
     inputs = expand_inputs(sources)
-    fmt = check_paths(inputs, output, overwrite=overwrite)
+    fmt = check_paths(inputs, output, overwrite=overwrite, resume=resume)
     if resume and fmt != "zarr":
         raise JobError("--resume needs a zarr output (netCDF files are written whole)", usage=True)
     ds = open_input(inputs)
@@ -179,6 +180,7 @@ def run_job(
             job = {
                 **options.as_record(),
                 "input": [str(p.resolve()) for p in inputs],
+                "input_data": input_fingerprint(inputs) if fmt == "zarr" else None,
                 "chunks_chosen": _chunks_of(chunked),
             }
             start = time.perf_counter()
@@ -230,6 +232,13 @@ def _plan(
             }
         )
     else:
+        if 0 < memory < WORKER_BASELINE + 4 * MIN_CHUNK_BYTES * threads:
+            raise JobError(
+                f"workers with {format_bytes(memory)} of memory cannot run the job: each "
+                f"needs about {format_bytes(WORKER_BASELINE)} for Python, Dask and numba, plus "
+                "room for its chunks; give a larger --memory-limit",
+                usage=True,
+            )
         # Small inputs: at least a few chunks per thread of the cluster, so
         # that every thread has work and progress is more than one step.
         largest = max(v.nbytes for v in selected.data_vars.values())

@@ -8,7 +8,7 @@
   around it is refused, as is overwriting anything that is not a store of
   the output's format.
 * A zarr output is written in *regions* (runs of whole chunks along each
-  variable's first dim, :func:`plan_regions`).  A record inside the partial
+  variable's most-chunked dim, :func:`plan_regions`).  A record inside the partial
   store lists the regions finished so far and the options of the job; it is
   replaced atomically after each region, so a run that is killed, preempted
   or interrupted can be continued with ``resume=True``: only regions not yet
@@ -22,6 +22,8 @@ import contextlib
 import json
 import os
 import shutil
+import signal
+import socket
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -76,11 +78,61 @@ def record_path(output: Path) -> Path:
     return output.with_name(f".{output.name}.xgradient-job.json")
 
 
-def _old_path(output: Path) -> Path:
-    return output.with_name(f".{output.name}.xgradient-old")
+def _trash_path(output: Path) -> Path:
+    """Where a replaced output waits to be deleted (after the new one is in place)."""
+    return output.with_name(f".{output.name}.xgradient-trash")
 
 
-def check_paths(inputs: Sequence[Path], output: Path, *, overwrite: bool) -> Format:
+def _lock_path(output: Path) -> Path:
+    return output.with_name(f".{output.name}.xgradient-lock")
+
+
+@contextlib.contextmanager
+def exclusive(output: Path) -> Iterator[None]:
+    """Hold an exclusive lock on writing ``output`` for the whole job.
+
+    A second run to the same output (a resubmitted batch job, say) must not
+    delete or rename the first one's partial store under it.  ``flock`` is
+    released by the kernel when a process dies, even by SIGKILL, so a lock
+    is never stale; the lock file is removed when the job ends.  (``flock``
+    spans nodes on file systems that support it, e.g. Lustre with the
+    ``flock`` mount option, NFSv4.)
+    """
+    import fcntl
+
+    path = _lock_path(output)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise JobError(
+                f"another xgradient run ({holder}) is writing {str(output)!r}; wait for it "
+                "to finish or stop it first"
+            ) from None
+        # The lock file may have been removed (and another created) between
+        # our open and our lock: then this lock protects nothing; try again.
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def check_paths(
+    inputs: Sequence[Path], output: Path, *, overwrite: bool, resume: bool = False
+) -> Format:
     """Refuse outputs that would lose data; return the output's format."""
     fmt = output_format(output)
     target = output.resolve()
@@ -92,7 +144,13 @@ def check_paths(inputs: Sequence[Path], output: Path, *, overwrite: bool) -> For
             raise JobError(f"output {str(output)!r} contains the input {str(path)!r}", usage=True)
     if not output.parent.is_dir():
         raise JobError(f"output directory {str(output.parent)!r} does not exist", usage=True)
-    if output.exists() or output.is_symlink():
+    if not os.access(output.parent, os.W_OK | os.X_OK):
+        raise JobError(f"output directory {str(output.parent)!r} is not writable", usage=True)
+    if output.is_symlink():
+        raise JobError(
+            f"output {str(output)!r} is a symbolic link; give the path it points to", usage=True
+        )
+    if output.exists():
         if not overwrite:
             raise JobError(
                 f"output {str(output)!r} exists; pass --overwrite to replace it", usage=True
@@ -103,11 +161,17 @@ def check_paths(inputs: Sequence[Path], output: Path, *, overwrite: bool) -> For
                 f"{'store' if fmt == 'zarr' else 'file'}",
                 usage=True,
             )
-    old = _old_path(output)
-    if old.exists():
+    trash = _trash_path(output)
+    if trash.exists():
         raise JobError(
-            f"{str(old)!r} holds the output an earlier run was replacing when it stopped; "
-            "move it back or delete it first",
+            f"{str(trash)!r} is a previous output that a finished run was deleting when it "
+            "stopped; delete it first",
+        )
+    if partial_path(output).exists() and not (resume or overwrite):
+        raise JobError(
+            f"an interrupted run left {str(partial_path(output))!r}: pass --resume to "
+            "continue it, or --overwrite to start again",
+            usage=True,
         )
     return fmt
 
@@ -130,7 +194,7 @@ def _is_replaceable(path: Path, fmt: Format) -> bool:
 
 @dataclass(frozen=True)
 class Region:
-    """A run of whole chunks of one variable along its first dim."""
+    """A run of whole chunks of one variable along one of its dims."""
 
     variable: str
     dim: str
@@ -143,7 +207,7 @@ class Region:
 
 
 def plan_regions(out: xr.Dataset) -> list[Region]:
-    """Split every variable of ``out`` into regions of whole chunks along its first dim.
+    """Split every variable into regions of whole chunks along its most-chunked dim.
 
     Examples
     --------
@@ -153,8 +217,10 @@ def plan_regions(out: xr.Dataset) -> list[Region]:
     """
     regions = []
     for name, var in out.data_vars.items():
-        dim = str(var.dims[0])
-        chunks = var.chunks[0] if var.chunks else (var.shape[0],)
+        # Along the dim with the most chunks: finest progress and resume.
+        sizes = var.chunks or tuple((n,) for n in var.shape)
+        axis = max(range(var.ndim), key=lambda i: len(sizes[i]))
+        dim, chunks = str(var.dims[axis]), sizes[axis]
         per_region = -(-len(chunks) // MAX_REGIONS_PER_VARIABLE)
         start = 0
         for i in range(0, len(chunks), per_region):
@@ -182,7 +248,13 @@ def _save_record(output: Path, record: dict[str, Any]) -> None:
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     keys = sorted(set(old) | set(new))
-    return [f"{k} was {old.get(k)!r}, now {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    return [
+        "the input's files changed since then"
+        if k == "input_data"
+        else f"{k} was {old.get(k)!r}, now {new.get(k)!r}"
+        for k in keys
+        if old.get(k) != new.get(k)
+    ]
 
 
 # -- writing ------------------------------------------------------------------------
@@ -206,13 +278,14 @@ def write(
     total, bytes_done, bytes_total)`` is called as regions finish.
     """
     partial = partial_path(output)
-    if fmt == "zarr":
-        _write_zarr(out, output, job, client, overwrite, resume, progress)
-    else:
-        if resume:
-            raise JobError("--resume needs a zarr output (netCDF files are written whole)")
-        _write_netcdf(out, partial, client, progress)
-    _move_into_place(partial, output, overwrite)
+    with exclusive(output):
+        if fmt == "zarr":
+            _write_zarr(out, output, job, client, overwrite, resume, progress)
+        else:
+            if resume:
+                raise JobError("--resume needs a zarr output (netCDF files are written whole)")
+            _write_netcdf(out, partial, client, progress)
+        _move_into_place(partial, output, overwrite)
 
 
 def _write_zarr(
@@ -233,17 +306,14 @@ def _write_zarr(
     regions = plan_regions(out)
     record = load_record(output) if partial.exists() else None
     if partial.exists() and not (resume and record is not None):
-        if record is None:
-            raise JobError(
-                f"{str(partial)!r} exists and is not a partial output of xgradient; remove it first"
-            )
         if not overwrite:
+            # A run stopped while writing the template, before its record.
             raise JobError(
-                f"an interrupted run left {str(partial)!r}: pass --resume to continue it, "
-                "or --overwrite to start again"
+                f"an interrupted run left {str(partial)!r} before it had written anything "
+                "to resume; pass --overwrite to start again"
             )
-        shutil.rmtree(partial)
         record_path(output).unlink(missing_ok=True)
+        shutil.rmtree(partial)
         record = None
     if record is not None:
         differ = _differences(record["job"], job)
@@ -341,24 +411,59 @@ def _write_netcdf(out: xr.Dataset, partial: Path, client: Any, progress: Progres
 
 
 def _move_into_place(partial: Path, output: Path, overwrite: bool) -> None:
-    """Rename the complete ``partial`` to ``output``; an old output goes only after."""
-    if output.exists() or output.is_symlink():
-        if not overwrite:
-            raise JobError(
-                f"output {str(output)!r} appeared while the job ran; the result is kept "
-                f"at {str(partial)!r}"
-            )
-        old = _old_path(output)
-        os.replace(output, old)
+    """Rename the complete ``partial`` to ``output``; an old output goes only after.
+
+    The renames run with SIGINT and SIGTERM held back, so the output is
+    always the old one or the new one, with the record gone once the new one
+    is in place.  Deleting the old output (minutes for a large store) can
+    be interrupted: it is then left under a name that says it is trash.
+    """
+    trash = _trash_path(output)
+    with _signals_held():
+        if output.exists() or output.is_symlink():
+            if not overwrite:
+                raise JobError(
+                    f"output {str(output)!r} appeared while the job ran; the result is kept "
+                    f"at {str(partial)!r}"
+                )
+            os.replace(output, trash)
         os.replace(partial, output)
-        if old.is_dir():
-            shutil.rmtree(old)
+        # Until the store is in place, the record marks a run to resume.
+        record_path(output).unlink(missing_ok=True)
+    if not trash.exists():
+        return
+    try:
+        if trash.is_dir():
+            shutil.rmtree(trash)
         else:
-            old.unlink()
-    else:
-        os.replace(partial, output)
-    # The record goes last: until the store is in place, it marks a run to resume.
-    record_path(output).unlink(missing_ok=True)
+            trash.unlink()
+    except KeyboardInterrupt:
+        raise JobError(
+            f"interrupted after {str(output)!r} was complete and in place; the previous "
+            f"output is partly deleted at {str(trash)!r}: delete the rest"
+        ) from None
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Delay SIGINT and SIGTERM until the block is done (main thread only)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
