@@ -110,9 +110,10 @@ def resolve_dims(obj: xr.DataArray | xr.Dataset, dim: Any) -> tuple[list[Hashabl
             continue
         found = cf_dim(obj, d)  # a CF axis ("X", ...) or a standard name
         if found is None:
+            axis = f", nor a coordinate on CF axis {d}" if d in ("X", "Y", "Z", "T") else ""
             raise ValueError(
-                f"dimension {d!r} not found: {type(obj).__name__} has dimensions {tuple(obj.dims)}"
-                " (nor a 1-D coordinate with that CF axis or standard_name)"
+                f"dimension {d!r} not found: {type(obj).__name__} has dimensions "
+                f"{tuple(obj.dims)}{axis}"
             )
         dims[i] = found
     if len(set(dims)) != len(dims):
