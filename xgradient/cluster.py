@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import time
 import warnings
@@ -84,7 +85,7 @@ def connect(spec: ClusterSpec, log: TextIO | None = None) -> Iterator[Any]:
             yield client
         return
     workers, threads, memory = spec.local_shape()
-    with warnings.catch_warnings(), _children_ignore_sigint():
+    with warnings.catch_warnings(), _children_ignore_sigint(), _quiet_children():
         warnings.filterwarnings("ignore", message="Port 8787 is already in use")
         cluster = LocalCluster(
             n_workers=workers,
@@ -102,6 +103,27 @@ def connect(spec: ClusterSpec, log: TextIO | None = None) -> Iterator[Any]:
             file=log,
         )
         yield client
+
+
+@contextlib.contextmanager
+def _quiet_children() -> Iterator[None]:
+    """Start processes whose ``distributed`` logs only errors.
+
+    Worker and nanny processes configure their logging when they import
+    ``distributed``, from the environment they inherit; at the default level
+    a worker that loses its scheduler while the job shuts down (Ctrl-C, a
+    failed task) logs a traceback into the job's output.
+    """
+    key = "DASK_LOGGING__DISTRIBUTED"
+    previous = os.environ.get(key)
+    os.environ[key] = "error"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = previous
 
 
 @contextlib.contextmanager
