@@ -426,6 +426,18 @@ def _portable_encoding(coord: xr.DataArray) -> dict[str, Any]:
     return {k: v for k, v in coord.encoding.items() if k in ("units", "calendar", "dtype")}
 
 
+#: What ``--dry-run`` (and a job, before it starts) says when chunks look too large.
+SPILL_WARNING = (
+    "warning: that is above 70% of the limit, where workers start to spill; "
+    "give smaller --chunks or more --memory-limit"
+)
+
+
+def largest_chunk(ds: xr.Dataset) -> int:
+    """Bytes of the largest input chunk of any variable of ``ds``."""
+    return max(math.prod(_chunk_shape(v)) * v.dtype.itemsize for v in ds.data_vars.values())
+
+
 # -- describing a job (``--dry-run``) ------------------------------------------------
 
 
@@ -463,10 +475,11 @@ def describe(
 
     Per output variable: its source and dim, where the spacing comes from,
     and its chunks; then the number of tasks, the bytes to read and write,
-    and an estimate of the peak memory of one worker: each of its threads
-    holds an input chunk, its halos and an output chunk at a time, and a
-    few chunks wait to be written or sent (a factor of 3), on top of the
-    worker's own ``baseline`` (Python, Dask, numba: see docs/performance.md).
+    and an estimate of the peak memory of one worker: about ten input chunks
+    per thread (the chunk being read, neighbours waiting to give halos,
+    outputs being compressed and written: measured on the benchmark jobs of
+    docs/performance.md) on top of the worker's own ``baseline`` (Python,
+    Dask, numba).
     """
     names = plan_names(ds, options)
     lines = []
@@ -480,24 +493,20 @@ def describe(
         )
         lines.append(f"    spacing: {describe_spacing(ds, dim, options)}")
         lines.append(f"    chunks: {dict(zip(src.dims, chunk_in, strict=True))} in and out")
-        task = math.prod(chunk_in) * (src.dtype.itemsize + res.dtype.itemsize)
-        peak_task = max(peak_task, task)
+        peak_task = max(peak_task, math.prod(chunk_in) * src.dtype.itemsize)
     read = sum(v.nbytes for v in ds.data_vars.values())
     write = sum(v.nbytes for v in out.data_vars.values())
     tasks = len(out.__dask_graph__())
     lines.append(f"tasks: {tasks:,}")
     lines.append(f"read: {_bytes(read)}; write: {_bytes(write)} (before compression)")
-    peak = baseline + 3 * peak_task * threads_per_worker
+    peak = baseline + 10 * peak_task * threads_per_worker
     limit = f" of a {_bytes(memory_limit)} limit" if memory_limit > 0 else ""
     lines.append(
         f"estimated peak memory per worker: {_bytes(peak)}{limit} ({threads_per_worker} "
-        f"thread(s), largest task {_bytes(peak_task)}, {_bytes(baseline)} for the process)"
+        f"thread(s), input chunks up to {_bytes(peak_task)}, {_bytes(baseline)} for the process)"
     )
     if 0 < memory_limit < peak / 0.7:
-        lines.append(
-            "warning: that is above 70% of the limit, where workers start to spill; "
-            "give smaller --chunks or more --memory-limit"
-        )
+        lines.append(SPILL_WARNING)
     return lines
 
 

@@ -20,6 +20,7 @@ import xarray as xr
 
 from .cluster import ClusterSpec, ProgressDisplay, connect, format_bytes, worker_memory
 from .job import (
+    SPILL_WARNING,
     JobError,
     JobOptions,
     build_output,
@@ -27,6 +28,7 @@ from .job import (
     describe,
     expand_inputs,
     input_fingerprint,
+    largest_chunk,
     open_input,
     select_variables,
 )
@@ -40,6 +42,8 @@ MAX_CHUNK_BYTES = 128 * 2**20
 #: A worker's resident memory before it holds any data: Python, Dask,
 #: distributed and numba with LLVM (260 MiB measured, rounded up).
 WORKER_BASELINE = 300 * 2**20
+#: Input chunks a worker holds per thread at its peak (measured: 8-10).
+CHUNKS_PER_THREAD = 10
 
 
 @dataclass(frozen=True)
@@ -66,23 +70,27 @@ class JobResult:
 def chunk_target(memory_limit: int, threads: int) -> int:
     """Bytes per input chunk for workers of ``memory_limit`` bytes and ``threads`` threads.
 
-    A worker first needs its own footprint (:data:`WORKER_BASELINE`: Python,
-    Dask and numba with LLVM, measured in docs/performance.md).  Of what is
-    left, each thread holds an input chunk, its output (up to twice as large
-    for float32 data differentiated in float64) and halos, while finished
-    chunks wait to be written, and ``distributed`` starts spilling at 70% of
-    the limit: a twelfth of a thread's share leaves room for all of that.
+    ``distributed`` starts spilling to disk at 70% of a worker's limit, and a
+    worker first needs its own footprint (:data:`WORKER_BASELINE`: Python,
+    Dask and numba with LLVM).  At its peak a worker of the benchmark jobs
+    held about :data:`CHUNKS_PER_THREAD` input chunks per thread (the chunk
+    being read, its halos' neighbours, outputs being compressed and
+    written: docs/performance.md), so the target is what fits below 60% of
+    the limit.
 
     Examples
     --------
     >>> chunk_target(2 * 2**30, 1) // 2**20
-    128
-    >>> chunk_target(600 * 2**20, 1) // 2**20
-    25
+    92
+    >>> chunk_target(8 * 2**30, 4) // 2**20
+    115
+    >>> chunk_target(500 * 2**20, 1) // 2**20  # the floor
+    4
     """
     if memory_limit <= 0:  # no limit set on the workers
         return MAX_CHUNK_BYTES // 2
-    share = (memory_limit - WORKER_BASELINE) // max(threads, 1) // 12
+    room = int(0.6 * memory_limit) - WORKER_BASELINE
+    share = room // max(threads, 1) // CHUNKS_PER_THREAD
     return int(min(MAX_CHUNK_BYTES, max(MIN_CHUNK_BYTES, share)))
 
 
@@ -177,6 +185,9 @@ def run_job(
                 if dry_run:
                     print("\n".join(describe(chunked, plan, options, threads, memory)), file=out)
                     return None
+            peak = WORKER_BASELINE + CHUNKS_PER_THREAD * largest_chunk(chunked) * threads
+            if 0 < memory < peak / 0.7:
+                print(f"xgradient: {SPILL_WARNING} (about {format_bytes(peak)} a worker)", file=log)
             job = {
                 **options.as_record(),
                 "input": [str(p.resolve()) for p in inputs],
@@ -232,7 +243,9 @@ def _plan(
             }
         )
     else:
-        if 0 < memory < WORKER_BASELINE + 4 * MIN_CHUNK_BYTES * threads:
+        # distributed restarts a worker at 95% of its limit: below this, no
+        # chunking can run (a job would hang in pauses or die in restarts).
+        if 0 < memory < (WORKER_BASELINE + CHUNKS_PER_THREAD * MIN_CHUNK_BYTES * threads) / 0.95:
             raise JobError(
                 f"workers with {format_bytes(memory)} of memory cannot run the job: each "
                 f"needs about {format_bytes(WORKER_BASELINE)} for Python, Dask and numba, plus "
