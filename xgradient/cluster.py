@@ -19,22 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .job import IO_EXTRA, JobError
+from .job import IO_EXTRA, JobError, format_bytes
 
-__all__ = ["ClusterSpec", "ProgressDisplay", "connect", "format_bytes"]
-
-
-def format_bytes(n: float) -> str:
-    """Bytes in binary units, as Dask prints them.
-
-    Examples
-    --------
-    >>> format_bytes(3 * 2**30)
-    '3.00 GiB'
-    """
-    from dask.utils import format_bytes as dask_format
-
-    return dask_format(int(n))
+__all__ = ["ClusterSpec", "ProgressDisplay", "connect"]
 
 
 @dataclass(frozen=True)

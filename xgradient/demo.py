@@ -21,8 +21,8 @@ from typing import Any, TextIO
 import numpy as np
 import xarray as xr
 
-from .cluster import ClusterSpec, connect, format_bytes
-from .job import JobOptions
+from .cluster import ClusterSpec, connect
+from .job import JobOptions, format_bytes
 from .runner import run_job
 from .store import quiet_zarr
 

@@ -28,6 +28,7 @@ __all__ = [
     "build_output",
     "choose_chunks",
     "describe",
+    "format_bytes",
     "has_zarr_metadata",
     "is_zarr_store",
     "open_input",
@@ -78,6 +79,19 @@ class JobOptions:
             if isinstance(value, tuple):
                 record[key] = [list(v) if isinstance(v, tuple) else v for v in value]
         return record
+
+
+def format_bytes(n: float) -> str:
+    """Bytes in binary units, as Dask prints them.
+
+    Examples
+    --------
+    >>> format_bytes(3 * 2**30)
+    '3.00 GiB'
+    """
+    from dask.utils import format_bytes as dask_format
+
+    return dask_format(int(n))
 
 
 def output_name(var: Hashable, dim: Hashable, second: bool) -> str:
@@ -503,12 +517,12 @@ def describe(
     write = sum(v.nbytes for v in out.data_vars.values())
     tasks = len(out.__dask_graph__())
     lines.append(f"tasks: {tasks:,}")
-    lines.append(f"read: {_bytes(read)}; write: {_bytes(write)} (before compression)")
+    lines.append(f"read: {format_bytes(read)}; write: {format_bytes(write)} (before compression)")
     peak = baseline + 10 * peak_task * threads_per_worker
-    limit = f" of a {_bytes(memory_limit)} limit" if memory_limit > 0 else ""
+    limit = f" of a {format_bytes(memory_limit)} limit" if memory_limit > 0 else ""
     lines.append(
-        f"estimated peak memory per worker: {_bytes(peak)}{limit} ({threads_per_worker} "
-        f"thread(s), input chunks up to {_bytes(peak_task)}, {_bytes(baseline)} for the process)"
+        f"estimated peak memory per worker: {format_bytes(peak)}{limit} ({threads_per_worker} "
+        f"thread(s), input chunks up to {format_bytes(peak_task)}, {format_bytes(baseline)} for the process)"
     )
     if 0 < memory_limit < peak / 0.7:
         lines.append(SPILL_WARNING)
@@ -517,9 +531,3 @@ def describe(
 
 def _chunk_shape(var: xr.DataArray) -> tuple[int, ...]:
     return tuple(max(c) if c else 0 for c in var.chunks) if var.chunks else tuple(var.shape)
-
-
-def _bytes(n: float) -> str:
-    from dask.utils import format_bytes
-
-    return format_bytes(int(n))

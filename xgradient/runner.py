@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import xarray as xr
 
-from .cluster import ClusterSpec, ProgressDisplay, connect, format_bytes, worker_memory
+from .cluster import ClusterSpec, ProgressDisplay, connect, worker_memory
 from .job import (
     SPILL_WARNING,
     JobError,
@@ -27,6 +27,7 @@ from .job import (
     choose_chunks,
     describe,
     expand_inputs,
+    format_bytes,
     input_fingerprint,
     largest_chunk,
     open_input,
