@@ -408,3 +408,24 @@ def test_halos_of_the_wrong_shape_across_the_axis_are_an_error():
         ValueError, match=r"needs \(400, 1\) \(the block's shape but along axis 1\)"
     ):
         first_derivative(f[:, 4:8], 1, block, f[:, 3:4], f[:200, 8:9])
+
+
+@pytest.mark.parametrize("dtype", ["f4", "f8"])
+def test_compiled_kernels_take_explicitly_little_endian_dtypes(dtype):
+    # zarr v3 hands out blocks of dtype('<f4') with byteorder "<" (numpy's
+    # own constructors say "="): native on little-endian machines, and they
+    # must not fall back to the reference kernel (3x slower).
+    pytest.importorskip("numba")
+    from xgradient import _compiled
+    from xgradient.kernels import first_derivative_reference
+    from xgradient.stencils import plan_first_derivative
+
+    little = np.dtype(dtype).newbyteorder("<")
+    if not little.isnative:
+        pytest.skip("big-endian machine")
+    assert little.byteorder == "<"
+    x = np.random.default_rng(0).random((3, 40)).astype(little)
+    plan = plan_first_derivative(40, step=0.5).block(0, 40)
+    fast = _compiled.first_derivative(x, 1, plan, None, None, parallel=False)
+    assert fast is not None
+    np.testing.assert_array_equal(fast, first_derivative_reference(x, 1, plan))

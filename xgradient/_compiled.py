@@ -596,7 +596,9 @@ def _prepare(center: Any, axis: int, left: Any, right: Any, parallel: bool | Non
         center = center.astype(np.float64)
     elif center.dtype not in _DTYPES:
         return None
-    if center.dtype.byteorder not in "=|" or center.size == 0:
+    # ``isnative``, not ``byteorder == "="``: zarr v3 hands out explicitly
+    # little-endian dtypes ("<f4"), native on most machines.
+    if not center.dtype.isnative or center.size == 0:
         return None
     if center.ndim > 1 and center.flags.f_contiguous and not center.flags.c_contiguous:
         return _Flipped(center, axis, left, right)
