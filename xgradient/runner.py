@@ -20,7 +20,9 @@ import xarray as xr
 
 from .cluster import ClusterSpec, ProgressDisplay, connect, worker_memory
 from .job import (
+    CHUNKS_PER_THREAD,
     SPILL_WARNING,
+    WORKER_BASELINE,
     JobError,
     JobOptions,
     build_output,
@@ -31,6 +33,7 @@ from .job import (
     input_fingerprint,
     largest_chunk,
     open_input,
+    peak_memory,
     select_variables,
 )
 from .store import Progress, check_paths, load_record, write
@@ -40,11 +43,6 @@ __all__ = ["JobResult", "chunk_target", "run_job"]
 #: Chunk targets stay within these bounds whatever the workers' memory.
 MIN_CHUNK_BYTES = 4 * 2**20
 MAX_CHUNK_BYTES = 128 * 2**20
-#: A worker's resident memory before it holds any data: Python, Dask,
-#: distributed and numba with LLVM (260 MiB measured, rounded up).
-WORKER_BASELINE = 300 * 2**20
-#: Input chunks a worker holds per thread at its peak (measured: 8-10).
-CHUNKS_PER_THREAD = 10
 
 
 @dataclass(frozen=True)
@@ -186,7 +184,7 @@ def run_job(
                 if dry_run:
                     print("\n".join(describe(chunked, plan, options, threads, memory)), file=out)
                     return None
-            peak = WORKER_BASELINE + CHUNKS_PER_THREAD * largest_chunk(chunked) * threads
+            peak = peak_memory(largest_chunk(chunked), threads)
             if 0 < memory < peak / 0.7:
                 print(f"xgradient: {SPILL_WARNING} (about {format_bytes(peak)} a worker)", file=log)
             job = {
