@@ -1,16 +1,16 @@
 """The CUDA kernel's source, compiled for the host, against the reference kernel.
 
-CI has no GPU, but the kernels of :mod:`xgradient._cuda` are plain C++ apart
+CI has no GPU, but the kernels of :mod:`xgradient.backends.cuda` are plain C++ apart
 from a few CUDA keywords.  Compiled by the host's C++ compiler with those
 keywords defined away, they run the same halo selection and floating-point
 expressions as on a GPU (``-ffp-contract=off`` plays the part of
 ``--fmad=false``).  A small launcher in front of each kernel runs a grid of
 CUDA threads one after the other, with ``blockIdx``, ``threadIdx``,
 ``blockDim`` and ``gridDim`` set as CUDA sets them, so the mapping of
-threads to points is exercised too: with :func:`xgradient._cuda.launch_shape`'s
+threads to points is exercised too: with :func:`xgradient.backends.cuda.launch_shape`'s
 grid, with shrunken grids that make every kernel stride, and with a single
 thread that strides through everything.  The arguments come from
-:func:`xgradient._cuda.launch_arguments` with NumPy as the array namespace,
+:func:`xgradient.backends.cuda.launch_arguments` with NumPy as the array namespace,
 the function the GPU path uses with CuPy; a host stand-in for CuPy runs the
 dispatcher itself (``out=``, in place, other layouts).
 
@@ -42,8 +42,9 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from strategies import chunkings, differentiation_cases
 
-from xgradient import _cuda
-from xgradient.kernels import first_derivative_reference, weighted_stencil_reference
+from xgradient.backends import cuda as _cuda
+from xgradient.backends.reference import numpy_gradient as first_derivative_reference
+from xgradient.backends.reference import weighted_stencil as weighted_stencil_reference
 from xgradient.stencils import plan_first_derivative, plan_weighted
 
 COMPILER = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
@@ -210,7 +211,7 @@ def test_host_compiled_kernel_on_a_non_contiguous_block_with_halos(
 
 
 def test_the_kernel_source_is_compiled_without_contraction():
-    # The GPU path's bit-identity rests on this option (see xgradient._cuda).
+    # The GPU path's bit-identity rests on this option (see xgradient.backends.cuda).
     import inspect
 
     assert '"--fmad=false"' in inspect.getsource(_cuda._module)
@@ -218,7 +219,7 @@ def test_the_kernel_source_is_compiled_without_contraction():
 
 def test_non_cupy_arrays_are_left_to_the_other_kernels():
     plan = plan_first_derivative(4, step=1.0)
-    assert _cuda.first_derivative(np.zeros(4), 0, plan.block(0, 4), None, None) is None
+    assert not _cuda.accepts(np.zeros(4), 0, plan.block(0, 4), None, None)
 
 
 @pytest.mark.parametrize(
@@ -263,7 +264,7 @@ def test_a_kernel_cuda_cannot_build_falls_back_with_one_warning(monkeypatch):
 
 
 class _HostArray(np.ndarray):
-    """A NumPy array that xgradient._cuda takes for a CuPy one (it looks at the module)."""
+    """A NumPy array that xgradient.backends.cuda takes for a CuPy one (it looks at the module)."""
 
 
 _HostArray.__module__ = "cupy"
@@ -316,7 +317,7 @@ def test_dispatcher_into_new_arrays_into_out_and_in_place(host_cupy, shape, axis
     expected = first_derivative_reference(values, axis, plan)
 
     def run(center, out=None):
-        return _cuda.first_derivative(center, axis, plan, None, None, out=out)
+        return _cuda.numpy_gradient(center, axis, plan, None, None, out=out)
 
     got = run(_on_device(np.array(values, order=order)))
     assert type(got) is _HostArray
@@ -344,11 +345,11 @@ def test_dispatcher_on_a_view_with_halos_writing_into_the_block_itself(host_cupy
     expected = first_derivative_reference(
         np.asarray(center).copy(), 1, block_plan, np.asarray(left), np.asarray(right)
     )
-    got = _cuda.first_derivative(center, 1, block_plan, left, right)
+    got = _cuda.numpy_gradient(center, 1, block_plan, left, right)
     assert_array_equal(got, expected)
     block = _on_device(np.ascontiguousarray(center))
     halos = (_on_device(np.ascontiguousarray(left)), _on_device(np.ascontiguousarray(right)))
-    assert _cuda.first_derivative(block, 1, block_plan, *halos, out=block) is block
+    assert _cuda.numpy_gradient(block, 1, block_plan, *halos, out=block) is block
     assert_array_equal(block, expected)
 
 
@@ -358,7 +359,7 @@ def test_empty_blocks_compile_and_launch_nothing(host_cupy, monkeypatch):
 
     monkeypatch.setattr(_cuda, "_function", refuse)
     plan = plan_first_derivative(4, step=1.0).block(0, 4)
-    got = _cuda.first_derivative(_on_device(np.empty((0, 4))), 1, plan, None, None)
+    got = _cuda.numpy_gradient(_on_device(np.empty((0, 4))), 1, plan, None, None)
     assert type(got) is _HostArray and got.shape == (0, 4)
 
 
@@ -453,3 +454,6 @@ def test_a_weighted_plan_that_leaves_a_point_uncovered_is_left_to_the_reference(
         weights=np.ones((4, 3)), radius=1, left=0, right=1, interior=(1, 4), edges=()
     )
     assert _cuda._rules(plan, 4) is None  # point 0 has neither weights nor a rule
+    assert not _cuda.accepts(
+        _on_device(np.ones((2, 4))), 1, plan, None, _on_device(np.ones((2, 1)))
+    )

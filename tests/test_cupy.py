@@ -1,6 +1,6 @@
 """CuPy-backed data on the GPU, eager and on Dask.
 
-Float data runs the fused CUDA kernels (:mod:`xgradient._cuda`), for
+Float data runs the fused CUDA kernels (:mod:`xgradient.backends.cuda`), for
 numpy.gradient's stencil and the weighted ones; integer and complex data run
 the plain-array reference kernels on the device.
 Skipped unless CuPy is installed and sees a GPU (CI has none, and runs the
@@ -22,6 +22,7 @@ from strategies import chunkings, differentiation_cases
 
 import xgradient
 from xgradient import kernels
+from xgradient.backends import reference
 from xgradient.stencils import plan_first_derivative
 
 cp = pytest.importorskip("cupy")
@@ -153,8 +154,8 @@ def test_float_data_runs_the_fused_kernels(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a plain-array kernel ran")
 
-    monkeypatch.setattr(kernels, "first_derivative_reference", refuse)
-    monkeypatch.setattr(kernels, "weighted_stencil_reference", refuse)
+    monkeypatch.setattr(reference, "numpy_gradient", refuse)
+    monkeypatch.setattr(reference, "weighted_stencil", refuse)
     for (dtype, i, dim), values in expected.items():
         np.testing.assert_array_equal(_host(run(pairs[dtype][1], dim, **cases[i])), values)
 
@@ -186,7 +187,7 @@ def test_fused_kernel_on_every_block_of_a_chunking(case, dtype, weight, uniform,
     ):
         got = kernels.first_derivative(c, axis, bp, lft, rgt)
         assert isinstance(got, cp.ndarray)
-        expected = kernels.first_derivative_reference(hc, axis, bp, hl, hr)
+        expected = kernels.numpy_gradient(hc, axis, bp, hl, hr, engine="numpy")
         np.testing.assert_array_equal(cp.asnumpy(got).view(np.uint8), expected.view(np.uint8))
 
 
@@ -266,7 +267,7 @@ def test_arrays_beyond_32_bit_offsets(dim, uniform):
 
 
 def test_without_a_buildable_kernel_the_plain_array_path_answers(monkeypatch):
-    from xgradient import _cuda
+    from xgradient.backends import cuda as _cuda
 
     def fail(*args):
         raise RuntimeError("libnvrtc.so not found")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from xgradient import _compiled
+from xgradient.backends import installed
 from xgradient.kernels import first_derivative, weighted_stencil
 from xgradient.stencils import plan_first_derivative, plan_weighted
 
@@ -29,6 +31,13 @@ def _plans(axis):
     }
 
 
+def _on(engine, kernel):
+    """``kernel`` on ``engine`` (skipping the test if it is not installed)."""
+    if not installed(engine):
+        pytest.skip(f"{engine} is not installed")
+    return functools.partial(kernel, engine=engine)
+
+
 def _outs(shape, dtype):
     """Output arrays a caller may hand over, writable in place or not by the kernels."""
     return {
@@ -38,14 +47,13 @@ def _outs(shape, dtype):
     }
 
 
-@pytest.mark.parametrize("numba", ["compiled", "plain"])
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
 @pytest.mark.parametrize("stencil", ["uniform", "non-uniform", "accuracy 4"])
 @pytest.mark.parametrize("axis", [0, 1, 2])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_out_receives_exactly_the_returned_result(monkeypatch, numba, stencil, axis, dtype):
-    if numba == "plain":
-        monkeypatch.setattr(_compiled, "numba", None)
+def test_out_receives_exactly_the_returned_result(engine, stencil, axis, dtype):
     kernel, plan = _plans(axis)[stencil]
+    kernel = _on(engine, kernel)
     f = np.random.default_rng(1).standard_normal(SHAPE).astype(dtype)
     expected = kernel(f, axis, plan)
     assert expected.dtype == dtype
@@ -67,7 +75,7 @@ def test_out_of_another_dtype_gets_the_result_cast():
 
 def test_threaded_kernels_write_into_out():
     f = np.random.default_rng(2).standard_normal((8, 300, 130))  # above the threads' size
-    assert f.size >= _compiled.PARALLEL_MIN_SIZE
+    assert f.size >= 1 << 18  # the numba backend's PARALLEL_MIN_SIZE
     for axis in range(3):
         plan = plan_first_derivative(f.shape[axis], step=0.1).block(0, f.shape[axis])
         out = np.empty_like(f)
@@ -113,16 +121,15 @@ def test_threads_split_short_first_axes_without_changing_a_bit(stencil, shape, d
         assert_array_equal(threaded, np.gradient(f, positions, axis=0))
 
 
-@pytest.mark.parametrize("numba", ["compiled", "plain"])
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
 @pytest.mark.parametrize("stencil", ["uniform", "non-uniform", "accuracy 4"])
 @pytest.mark.parametrize("axis", [0, 1, 2])
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_out_may_be_the_input_itself(monkeypatch, numba, stencil, axis, order):
+def test_out_may_be_the_input_itself(engine, stencil, axis, order):
     # In place, as np.add(a, 1, out=a): the kernels must not read cells they
     # have already overwritten.
-    if numba == "plain":
-        monkeypatch.setattr(_compiled, "numba", None)
     kernel, plan = _plans(axis)[stencil]
+    kernel = _on(engine, kernel)
     f = np.asarray(np.random.default_rng(6).standard_normal(SHAPE), order=order)
     expected = kernel(f.copy(order=order), axis, plan)
     assert kernel(f, axis, plan, out=f) is f
@@ -223,12 +230,13 @@ def test_threads_split_a_block_with_halos_on_both_sides(kind, shape):
     assert_array_equal(got, expected[..., start:stop])
 
 
-@pytest.mark.parametrize("numba", ["compiled", "plain"])
-def test_step_range_is_the_extremes_of_numpys_diff(monkeypatch, numba):
-    from xgradient.kernels import step_range
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_step_range_is_the_extremes_of_numpys_diff(engine):
+    from xgradient.backends import backend
 
-    if numba == "plain":
-        monkeypatch.setattr(_compiled, "numba", None)
+    if not installed(engine):
+        pytest.skip(f"{engine} is not installed")
+    step_range = backend(engine).step_range
     rng = np.random.default_rng(11)
     for n in (2, 3, 17, 1000):
         x = np.cumsum(rng.uniform(-1.0, 2.0, n))
@@ -280,7 +288,7 @@ def test_block_plans_carry_positions_and_np_diffs_spacings():
     assert plan_first_derivative(25, step=1.0).block(0, 25).dx is None
 
 
-@pytest.mark.skipif(not _compiled.available(), reason="numba is not installed")
+@pytest.mark.skipif(not installed("numba"), reason="numba is not installed")
 @pytest.mark.parametrize("shape", [(1000,), (4, 1000), (1000, 3)])
 def test_compiled_kernels_never_build_the_spacings_array(shape):
     # Spacings as large as the data (1-D series) would cost a pass and fresh
@@ -336,7 +344,7 @@ def test_views_give_the_results_of_their_contiguous_copies(view, stencil, parall
             assert_array_equal(got, np.gradient(f, positions, axis=axis))
 
 
-@pytest.mark.skipif(not _compiled.available(), reason="numba is not installed")
+@pytest.mark.skipif(not installed("numba"), reason="numba is not installed")
 @pytest.mark.parametrize("axis", [0, 1, 2])
 def test_subsets_of_a_larger_array_are_not_copied(axis):
     # A subset (or a Dask chunk that is a view) is read where it lies: no
@@ -416,8 +424,7 @@ def test_compiled_kernels_take_explicitly_little_endian_dtypes(dtype):
     # own constructors say "="): native on little-endian machines, and they
     # must not fall back to the reference kernel (3x slower).
     pytest.importorskip("numba")
-    from xgradient import _compiled
-    from xgradient.kernels import first_derivative_reference
+    from xgradient.backends import numba as compiled
     from xgradient.stencils import plan_first_derivative
 
     little = np.dtype(dtype).newbyteorder("<")
@@ -426,6 +433,6 @@ def test_compiled_kernels_take_explicitly_little_endian_dtypes(dtype):
     assert little.byteorder == "<"
     x = np.random.default_rng(0).random((3, 40)).astype(little)
     plan = plan_first_derivative(40, step=0.5).block(0, 40)
-    fast = _compiled.first_derivative(x, 1, plan, None, None, parallel=False)
-    assert fast is not None
-    np.testing.assert_array_equal(fast, first_derivative_reference(x, 1, plan))
+    assert compiled.accepts(x, 1, plan, None, None)
+    fast = first_derivative(x, 1, plan, engine="numba", parallel=False)
+    np.testing.assert_array_equal(fast, first_derivative(x, 1, plan, engine="numpy"))

@@ -7,7 +7,7 @@ Importing the package registers the ``grad`` accessor on
 from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers .grad)
-from .core import gradient, second_derivative
+from .derivatives import gradient, second_derivative
 from .sphere import EARTH_RADIUS, divergence, laplacian, spherical_gradient, vorticity
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""The ``.grad`` accessor: a stateless front door to :mod:`xgradient.core`.
+"""The ``.grad`` accessor: a stateless front door to :mod:`xgradient.derivatives`
+and :mod:`xgradient.sphere`.
 
 It only parses arguments and delegates; every behaviour lives in public
 functions that can be called directly.
@@ -11,7 +12,8 @@ from typing import Any, Generic, TypeVar
 
 import xarray as xr
 
-from .core import BoundaryArg, Period, gradient, second_derivative
+from .derivatives import BoundaryArg, Period, gradient, second_derivative
+from .kernels import Engine
 from .positions import Spacing
 from .sphere import EARTH_RADIUS, divergence, laplacian, spherical_gradient, vorticity
 
@@ -34,6 +36,7 @@ class _GradAccessor(Generic[T]):
         boundary: BoundaryArg = "edge",
         period: Period = None,
         datetime_unit: str | None = None,
+        engine: Engine = "auto",
     ) -> Any:
         """Derivative along ``dim``: see :func:`xgradient.gradient`.
 
@@ -54,6 +57,7 @@ class _GradAccessor(Generic[T]):
             boundary=boundary,
             period=period,
             datetime_unit=datetime_unit,
+            engine=engine,
         )
 
     def second(
@@ -65,6 +69,7 @@ class _GradAccessor(Generic[T]):
         boundary: BoundaryArg = "edge",
         period: Period = None,
         datetime_unit: str | None = None,
+        engine: Engine = "auto",
     ) -> Any:
         """Second derivative along ``dim``: see :func:`xgradient.second_derivative`.
 
@@ -84,6 +89,7 @@ class _GradAccessor(Generic[T]):
             boundary=boundary,
             period=period,
             datetime_unit=datetime_unit,
+            engine=engine,
         )
 
     def spherical(

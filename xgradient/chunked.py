@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import namespace
+from .compat import dask_meta
+
 __all__ = ["apply_chunked", "apply_in_memory", "halo_pieces"]
 
 Kernel = Callable[..., Any]
@@ -67,9 +70,7 @@ def _join(pieces: list[Any], axis: int) -> Any:
         return None
     if len(pieces) == 1:
         return pieces[0]
-    from .kernels import _namespace
-
-    return _namespace(pieces[0]).concatenate(pieces, axis=axis)
+    return namespace(pieces[0]).concatenate(pieces, axis=axis)
 
 
 def _halo_slice(block: Any, where: tuple[slice, ...]) -> Any:
@@ -103,10 +104,10 @@ def apply_in_memory(x: Any, axis: int, stencil: Any, kernel: Kernel) -> Any:
 
     Examples
     --------
-    >>> from xgradient.kernels import first_derivative
+    >>> from xgradient.kernels import numpy_gradient
     >>> from xgradient.stencils import plan_first_derivative
     >>> x = np.array([0.0, 1.0, 4.0, 9.0])
-    >>> apply_in_memory(x, 0, plan_first_derivative(4, step=1.0), first_derivative)
+    >>> apply_in_memory(x, 0, plan_first_derivative(4, step=1.0), numpy_gradient)
     array([1., 2., 4., 5.])
     """
     n = x.shape[axis]
@@ -118,7 +119,9 @@ def apply_in_memory(x: Any, axis: int, stencil: Any, kernel: Kernel) -> Any:
     return _run_block(kernel, axis, stencil.block(0, n, copy=False), left, x, right)
 
 
-def apply_chunked(x: Any, axis: int, stencil: Any, kernel: Kernel, dtype: np.dtype) -> Any:
+def apply_chunked(
+    x: Any, axis: int, stencil: Any, kernel: Kernel, dtype: np.dtype, *, what: str | None = None
+) -> Any:
     """Apply ``kernel`` block by block to a dask array, with halos along ``axis`` only.
 
     Builds the graph without computing anything.  The result has ``x``'s
@@ -138,14 +141,16 @@ def apply_chunked(x: Any, axis: int, stencil: Any, kernel: Kernel, dtype: np.dty
         ``kernel(center, axis, block_plan, left, right)`` on in-memory blocks.
     dtype
         The result's dtype.
+    what
+        What is differentiated, for error messages (default: "along axis N").
 
     Examples
     --------
     >>> import dask.array as da
-    >>> from xgradient.kernels import first_derivative
+    >>> from xgradient.kernels import numpy_gradient
     >>> from xgradient.stencils import plan_first_derivative
     >>> x = da.from_array(np.array([0.0, 1.0, 4.0, 9.0, 16.0]), chunks=2)
-    >>> y = apply_chunked(x, 0, plan_first_derivative(5, step=1.0), first_derivative, x.dtype)
+    >>> y = apply_chunked(x, 0, plan_first_derivative(5, step=1.0), numpy_gradient, x.dtype)
     >>> y.chunks, y.compute()
     (((2, 2, 1),), array([1., 2., 4., 6., 7.]))
     """
@@ -156,8 +161,8 @@ def apply_chunked(x: Any, axis: int, stencil: Any, kernel: Kernel, dtype: np.dty
     chunks = x.chunks[axis]
     if any(math.isnan(c) for c in chunks):
         raise ValueError(
-            f"cannot differentiate along axis {axis}: its chunk sizes are unknown; "
-            "call .compute_chunk_sizes() first"
+            f"cannot differentiate {what or f'along axis {axis}'}: its chunk sizes along that "
+            "axis are unknown; call .compute_chunk_sizes() on the dask array first"
         )
     bounds = [0, *itertools.accumulate(chunks)]
     token = tokenize(x, axis, stencil, kernel, np.dtype(dtype))
@@ -165,8 +170,7 @@ def apply_chunked(x: Any, axis: int, stencil: Any, kernel: Kernel, dtype: np.dty
     halo_name = f"xgradient-halo-{token}"
     dsk = _graph(x, axis, stencil, kernel, dtype, name, halo_name, bounds)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
-    meta = x._meta.astype(dtype) if hasattr(x._meta, "astype") else None
-    return da.Array(graph, name, x.chunks, dtype=dtype, meta=meta)
+    return da.Array(graph, name, x.chunks, dtype=dtype, meta=dask_meta(x, np.dtype(dtype)))
 
 
 def _graph(

@@ -1,9 +1,16 @@
-"""The xarray layer: differentiate DataArrays and Datasets along named dims."""
+"""The xarray layer's front: differentiate DataArrays and Datasets along named dims.
+
+Resolves dims to positions (:mod:`xgradient.positions`), chooses each dim's
+plan once (:mod:`xgradient.stencils`), applies the block kernel
+(:mod:`xgradient.kernels`) to in-memory data or, lazily, chunk by chunk
+(:mod:`xgradient.chunked`), and wraps the result with its coordinates and
+CF attributes (:mod:`xgradient.metadata`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
@@ -11,8 +18,10 @@ from typing import Any, Literal, TypeVar, overload
 import numpy as np
 import xarray as xr
 
+from .arrays import is_dask, result_dtype, stays_as_it_is
 from .chunked import apply_chunked, apply_in_memory
-from .kernels import first_derivative, result_dtype, weighted_stencil
+from .compat import data_array_like, dataset_like
+from .kernels import Engine, check_engine, numpy_gradient, weighted_stencil
 from .metadata import derivative_attrs, user_name
 from .positions import Axis, Spacing, resolve_dims, resolve_positions
 from .stencils import FirstDerivativePlan, plan_first_derivative, plan_weighted
@@ -34,6 +43,7 @@ class Options:
     accuracy: int
     boundary: BoundaryArg
     period: Mapping[Hashable, float]
+    engine: str = "auto"
 
     def boundary_for(self, dim: Hashable) -> str:
         if isinstance(self.boundary, Mapping):
@@ -113,30 +123,18 @@ def _check_options(
     return Options(order, int(edge_order), int(accuracy), boundary, periods)
 
 
-def _is_dask(data: Any) -> bool:
-    return type(data).__module__.startswith("dask.") and hasattr(data, "chunks")
-
-
-def _keeps_its_type(data: Any) -> bool:
-    """Whether in-memory data is differentiated as it is, by the plain-array kernels.
-
-    CuPy arrays (which refuse implicit conversion to NumPy) and arrays of the
-    array API stay on their device; other wrappers are converted to NumPy.
-    """
-    return hasattr(data, "__array_namespace__") or type(data).__module__.startswith("cupy")
-
-
 def _variable_label(name: Hashable | None) -> str:
     name = user_name(name)
     return f"variable {name!r}" if name is not None else "the DataArray"
 
 
-def _kernel_for(plan: Any) -> Callable[..., Any]:
-    return first_derivative if isinstance(plan, FirstDerivativePlan) else weighted_stencil
+def _kernel_for(plan: Any, engine: str, **options: Any) -> Callable[..., Any]:
+    kernel = numpy_gradient if isinstance(plan, FirstDerivativePlan) else weighted_stencil
+    return functools.partial(kernel, engine=engine, **options)
 
 
 def _differentiate_variable(
-    var: xr.Variable, name: Hashable | None, axis: Axis, plan: Any, order: int
+    var: xr.Variable, name: Hashable | None, axis: Axis, plan: Any, options: Options
 ) -> xr.Variable:
     try:
         dtype = result_dtype(var.dtype)
@@ -146,22 +144,17 @@ def _differentiate_variable(
         ) from None
     data = var.data
     ax = var.get_axis_num(axis.dim)
-    kernel = _kernel_for(plan)
-    if _is_dask(data):
-        if any(math.isnan(c) for c in data.chunks[ax]):
-            raise ValueError(
-                f"cannot differentiate {_variable_label(name)} along {axis.dim!r}: its chunk "
-                "sizes along that dimension are unknown; call .compute_chunk_sizes() on the "
-                "dask array first"
-            )
+    if is_dask(data):
         # Serial kernels in tasks: the scheduler already runs one per core,
         # whatever thread or process a task lands in.
-        out = apply_chunked(data, ax, plan, functools.partial(kernel, parallel=False), dtype)
+        kernel = _kernel_for(plan, options.engine, parallel=False)
+        what = f"{_variable_label(name)} along {axis.dim!r}"
+        out = apply_chunked(data, ax, plan, kernel, dtype, what=what)
     else:
-        if not isinstance(data, np.ndarray) and not _keeps_its_type(data):
+        if not isinstance(data, np.ndarray) and not stays_as_it_is(data):
             data = np.asarray(data)
-        out = apply_in_memory(data, ax, plan, kernel)
-    attrs = derivative_attrs(var.attrs, name, axis.dim, axis.units, order=order)
+        out = apply_in_memory(data, ax, plan, _kernel_for(plan, options.engine))
+    attrs = derivative_attrs(var.attrs, name, axis.dim, axis.units, order=options.order)
     return xr.Variable(var.dims, out, attrs=attrs)
 
 
@@ -245,71 +238,14 @@ def _plan(obj: xr.DataArray | xr.Dataset, axis: Axis, options: Options) -> Any:
 def _differentiate(obj: T, axis: Axis, options: Options) -> T:
     plan = _plan(obj, axis, options)
     if isinstance(obj, xr.DataArray):
-        var = _differentiate_variable(obj.variable, obj.name, axis, plan, options.order)
-        return _around(obj, var)
+        var = _differentiate_variable(obj.variable, obj.name, axis, plan, options)
+        return data_array_like(obj, var)
     data_vars = {
-        name: _differentiate_variable(var, name, axis, plan, options.order)
+        name: _differentiate_variable(var, name, axis, plan, options)
         for name, var in obj.data_vars.variables.items()
         if axis.dim in var.dims and _is_numeric(var.dtype)
     }
-    return _dataset_around(obj, data_vars)
-
-
-def _dataset_around(obj: xr.Dataset, data_vars: dict[Hashable, xr.Variable]) -> xr.Dataset:
-    """A Dataset of ``data_vars`` with all of ``obj``'s coordinates and its attrs.
-
-    Like :func:`_around`: xarray's internal constructor (shared coordinate
-    variables and indexes, no alignment or merge: ~0.5 ms less for a small
-    Dataset), guarded, with the public constructor as the fallback.
-    """
-    replace = getattr(obj, "_replace_with_new_dims", None)
-    if replace is not None:
-        coord_names = set(obj.coords)
-        variables = dict(data_vars)
-        variables.update((k, v) for k, v in obj.variables.items() if k in coord_names)
-        try:
-            result = replace(
-                variables,
-                coord_names=coord_names,
-                attrs=dict(obj.attrs),
-                indexes=dict(obj.xindexes),
-            )
-        except TypeError:
-            pass
-        else:
-            if isinstance(result, xr.Dataset) and set(result.data_vars) == set(data_vars):
-                result.encoding = {}
-                return result
-    return xr.Dataset(data_vars, coords=obj.coords, attrs=obj.attrs)
-
-
-def _around(obj: xr.DataArray, var: xr.Variable) -> xr.DataArray:
-    """``var`` (same dims and shape as ``obj``) with ``obj``'s coordinates and name.
-
-    The result shares ``obj``'s coordinate variables and indexes, exactly as
-    the result of xarray's own arithmetic (``obj + 0``) does; ``var`` brings
-    its attrs and no encoding (the input's on-disk packing does not fit a
-    derivative).
-    """
-    # xarray's arithmetic path costs ~20 us; the public ``obj.copy(deep=False,
-    # data=...)`` rebuilds every index (~130 us), more than differentiating a
-    # small array.  The private method is guarded: if a future xarray drops
-    # or changes it, the public path gives an identical result (which only
-    # differs in holding shallow copies of the coordinate variables, not the
-    # input's own: visible only if a coordinate's attrs are changed in place).
-    replace = getattr(obj, "_replace_maybe_drop_dims", None)
-    if replace is not None:
-        try:
-            result = replace(var)
-        except TypeError:
-            pass
-        else:
-            if result.dims == obj.dims and result.variable is var:
-                return result
-    result = obj.copy(deep=False, data=var.data)
-    result.attrs = var.attrs
-    result.encoding = {}
-    return result
+    return dataset_like(obj, data_vars)
 
 
 def _is_numeric(dtype: np.dtype) -> bool:
@@ -327,9 +263,11 @@ def _derivatives(
     boundary: Any,
     period: Any,
     datetime_unit: str | None,
+    engine: str,
 ) -> T | tuple[T, ...]:
     dims, single = resolve_dims(obj, dim)
     options = _check_options(dims, order, edge_order, accuracy, boundary, period, tuple(obj.dims))
+    options = dataclasses.replace(options, engine=check_engine(engine))
     axes = resolve_positions(obj, dims, spacing, datetime_unit)
     results = tuple(_differentiate(obj, axis, options) for axis in axes)
     return results[0] if single else results
@@ -346,6 +284,7 @@ def gradient(
     boundary: BoundaryArg = ...,
     period: Period = ...,
     datetime_unit: str | None = ...,
+    engine: Engine = ...,
 ) -> T: ...
 
 
@@ -360,6 +299,7 @@ def gradient(
     boundary: BoundaryArg = ...,
     period: Period = ...,
     datetime_unit: str | None = ...,
+    engine: Engine = ...,
 ) -> tuple[T, ...]: ...
 
 
@@ -373,6 +313,7 @@ def gradient(
     boundary: BoundaryArg = "edge",
     period: Period = None,
     datetime_unit: str | None = None,
+    engine: Engine = "auto",
 ) -> T | tuple[T, ...]:
     """Derivative of ``obj`` along named dimensions.
 
@@ -416,6 +357,13 @@ def gradient(
     datetime_unit
         Unit of time positions: ``"W"``, ``"D"``, ``"h"``, ``"m"`` (minutes),
         ``"s"`` (default), ``"ms"``, ``"us"`` or ``"ns"``.
+    engine
+        Which kernels compute each block: ``"auto"`` (numba's for NumPy data
+        and CUDA's for CuPy data where they apply, the plain-array kernels
+        otherwise), ``"numpy"``, ``"numba"`` or ``"cuda"``.  The engine never
+        changes a result, only its speed; one that is not installed, or
+        cannot take the data (``"numba"`` with complex data, say), is an
+        error.
 
     Returns
     -------
@@ -427,7 +375,7 @@ def gradient(
     Raises
     ------
     ValueError
-        Unknown dim; spacing of the wrong length; positions with NaN, repeated
+        Unknown dim or engine; spacing of the wrong length; positions with NaN, repeated
         or non-monotonic values; a dim too short for the stencil; an option
         out of range; a periodic dim whose period cannot be inferred.
     TypeError
@@ -475,6 +423,7 @@ def gradient(
         boundary=boundary,
         period=period,
         datetime_unit=datetime_unit,
+        engine=engine,
     )
 
 
@@ -488,6 +437,7 @@ def second_derivative(
     boundary: BoundaryArg = ...,
     period: Period = ...,
     datetime_unit: str | None = ...,
+    engine: Engine = ...,
 ) -> T: ...
 
 
@@ -501,6 +451,7 @@ def second_derivative(
     boundary: BoundaryArg = ...,
     period: Period = ...,
     datetime_unit: str | None = ...,
+    engine: Engine = ...,
 ) -> tuple[T, ...]: ...
 
 
@@ -513,6 +464,7 @@ def second_derivative(
     boundary: BoundaryArg = "edge",
     period: Period = None,
     datetime_unit: str | None = None,
+    engine: Engine = "auto",
 ) -> T | tuple[T, ...]:
     """Second derivative of ``obj`` along named dimensions.
 
@@ -553,4 +505,5 @@ def second_derivative(
         boundary=boundary,
         period=period,
         datetime_unit=datetime_unit,
+        engine=engine,
     )

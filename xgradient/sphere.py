@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import numpy as np
 import xarray as xr
 
-from .core import gradient, second_derivative
+from .derivatives import gradient, second_derivative
 from .latlon import LatLon, find_lat_lon
 from .metadata import _describe, per_metre
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,7 @@ __all__ = [
     "WeightedBlockPlan",
     "WeightedPlan",
     "finite_difference_weights",
+    "gradient_weights",
     "plan_first_derivative",
     "plan_weighted",
 ]
@@ -61,6 +63,82 @@ class BlockPlan:
     def dx(self) -> np.ndarray | None:
         """Spacings of the extended block, ``np.diff(positions)``; ``None`` if uniform."""
         return _spacings(self.positions)
+
+    def interior_weights(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """numpy.gradient's non-uniform weights ``(a, b, c)`` of block points ``[first, last)``.
+
+        Point ``i`` of the block is ``a[i] f[i-1] + b[i] f[i] + c[i] f[i+1]``
+        (indices relative to ``first``); every point in the range needs
+        both its spacings, so the range excludes the dimension's ends.
+
+        Examples
+        --------
+        >>> plan = plan_first_derivative(4, positions=np.array([0.0, 1.0, 3.0, 6.0]))
+        >>> a, b, c = plan.block(0, 4).interior_weights(1, 2)  # point 1: spacings 1 and 2
+        >>> [round(float(w[0]), 4) for w in (a, b, c)]
+        [-0.6667, 0.5, 0.1667]
+        """
+        dx = self.dx
+        return gradient_weights(
+            dx[self.left + first - 1 : self.left + last - 1],
+            dx[self.left + first : self.left + last],
+        )
+
+    def edge_coefficients(self, *, start: bool) -> tuple[np.float64, ...]:
+        """numpy.gradient's one-sided formula at the dimension's first or last point.
+
+        The formula acts on a window of ``edge_order + 1`` cells at that end.
+        For ``edge_order=1`` it is ``(f[1] - f[0]) / h`` and the result is
+        ``(h,)``; for ``edge_order=2`` it is ``a f[0] + b f[1] + c f[2]`` and
+        the result is ``(a, b, c)``, computed exactly as numpy.gradient
+        computes them.
+
+        Examples
+        --------
+        >>> plan = plan_first_derivative(5, step=0.5, edge_order=2).block(0, 5)
+        >>> [float(c) for c in plan.edge_coefficients(start=True)]
+        [-3.0, 4.0, -1.0]
+        """
+        x = self.positions
+        uniform = x is None
+        # The end spacings from the positions, as np.diff computes them,
+        # without the spacings of the whole block.
+        if self.edge_order == 1:
+            h = self.step if uniform else (x[1] - x[0] if start else x[-1] - x[-2])
+            return (np.float64(h),)
+        if uniform:
+            h = np.float64(self.step)
+            return (-1.5 / h, 2.0 / h, -0.5 / h) if start else (0.5 / h, -2.0 / h, 1.5 / h)
+        # In the positions' dtype, as numpy computes them (float64 from the
+        # xarray layer; the Python constants do not promote a float32).
+        if start:
+            h1, h2 = x[1] - x[0], x[2] - x[1]
+            a = -(2.0 * h1 + h2) / (h1 * (h1 + h2))
+            b = (h1 + h2) / (h1 * h2)
+            c = -h1 / (h2 * (h1 + h2))
+        else:
+            h1, h2 = x[-2] - x[-3], x[-1] - x[-2]
+            a = (h2) / (h1 * (h1 + h2))
+            b = -(h2 + h1) / (h1 * h2)
+            c = (2.0 * h2 + h1) / (h2 * (h1 + h2))
+        return np.float64(a), np.float64(b), np.float64(c)
+
+
+def gradient_weights(h1: Any, h2: Any) -> tuple[Any, Any, Any]:
+    """numpy.gradient's weights of ``f[i-1], f[i], f[i+1]`` from the spacings either side.
+
+    The one place this formula is written: the plain-array kernels call it on
+    arrays of spacings, the numba kernels compile this very function for
+    scalars (:mod:`xgradient.backends.numba`), and the CUDA kernels receive
+    its results.  The expressions and their order are numpy.gradient's, so
+    the results are bit-identical to it.
+
+    Examples
+    --------
+    >>> gradient_weights(1.0, 1.0)
+    (-0.5, 0.0, 0.5)
+    """
+    return -(h2) / (h1 * (h1 + h2)), (h2 - h1) / (h1 * h2), h1 / (h2 * (h1 + h2))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""Fused CUDA kernels (through CuPy): numpy.gradient's first derivative and the weighted stencils.
+"""The CUDA backend (``engine="cuda"``): fused kernels for CuPy blocks, through CuPy.
 
-The GPU twin of :mod:`xgradient._compiled`: one CUDA thread per output
+The GPU twin of :mod:`xgradient.backends.numba`: one CUDA thread per output
 point reads the three (or, at an end, two or three) input cells it needs and
 writes its result once, with the block and its halo cells passed separately.
 The block is seen as ``(pre, n, post)``; the source holds one kernel for any
@@ -11,18 +11,17 @@ each with a full-size temporary.  The weighted stencils (periodic dims,
 fourth order, second derivatives) have a flat-grid kernel of their own that
 applies each point's weights in stencil order (:func:`weighted_stencil`).
 
-The expressions are the reference kernels' (:mod:`xgradient.kernels`), in
+The expressions are the reference backend's (:mod:`xgradient.backends.reference`), in
 the same order and the same types, and the code is compiled with
 ``--fmad=false``: NVRTC would otherwise contract ``a * f + b * g`` into fused
 multiply-adds, whose single rounding differs from numpy's two.  IEEE
 division and denormals are CUDA's defaults.  So the results are
 bit-identical to the reference kernels', which are numpy.gradient's.
 
-Only float32 and float64 data (with float32 or float64 positions) take this
-path; :func:`first_derivative` and :func:`weighted_stencil` return ``None``
-for anything else (non-CuPy arrays, integer or complex data, a kernel CuPy
-cannot build), and the caller falls back to the reference kernel.  CuPy compiles each of the few specialisations once
-and caches it on disk.
+Only float32 and float64 CuPy data (with float32 or float64 positions) is
+taken (:func:`accepts`, which also says no when CuPy cannot build the
+kernel here); the dispatch sends anything else to the reference backend.
+CuPy compiles each of the few specialisations once and caches it on disk.
 """
 
 from __future__ import annotations
@@ -34,17 +33,21 @@ from typing import Any
 
 import numpy as np
 
-from .kernels import _as3d, edge_coefficients
-from .stencils import BlockPlan, WeightedBlockPlan
+from ..arrays import as3d, deliver, is_cupy
+from ..stencils import BlockPlan, WeightedBlockPlan
 
 __all__ = [
-    "first_derivative",
+    "TAKES",
+    "accepts",
     "kernel_source",
     "launch_arguments",
     "launch_shape",
+    "numpy_gradient",
     "weighted_arguments",
     "weighted_stencil",
 ]
+
+TAKES = "CuPy arrays of float32 or float64 dtype (and positions of float32 or float64)"
 
 _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _THREADS = 256
@@ -315,43 +318,49 @@ def launch_shape(pre: int, n: int, post: int) -> tuple[str, tuple[int, ...], tup
     return "first_derivative", (blocks,), (_THREADS,)
 
 
-def _is_cupy(x: Any) -> bool:
-    return x is not None and type(x).__module__.split(".")[0] == "cupy"
+def accepts(center: Any, axis: int, plan: Any, left: Any, right: Any) -> bool:
+    """Whether the CUDA kernels take this block: see :data:`TAKES`.
+
+    Also no when CuPy cannot build the kernel on this machine (no NVRTC
+    library, say; warned once): the block then takes the plain-array path.
+    """
+    if not is_cupy(center) or np.dtype(center.dtype) not in _CTYPES:
+        return False
+    if not all(h is None or (is_cupy(h) and h.dtype == center.dtype) for h in (left, right)):
+        return False
+    if isinstance(plan, WeightedBlockPlan):
+        return _weighted_kernel(center, axis, plan) is not None
+    return _weight_dtype(plan) in _CTYPES and _gradient_kernel(center, axis, plan) is not None
+
+
+def _dims(center: Any, axis: int) -> tuple[int, int, int]:
+    shape = center.shape
+    return math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
+
+
+def _weight_dtype(plan: BlockPlan) -> np.dtype:
+    return np.dtype(np.float64) if plan.positions is None else np.dtype(plan.positions.dtype)
 
 
 def _interior_weights(plan: BlockPlan, n: int) -> np.ndarray:
     """numpy.gradient's non-uniform weights ``(a, b, c)`` for each point of the block.
 
-    The reference kernel's expressions on the same slices of the spacings,
-    so the same numbers; zeros where a point is an edge point.
+    The plan's (:meth:`~xgradient.stencils.BlockPlan.interior_weights`);
+    zeros where a point is an edge point.
     """
-    dx = plan.dx
     first = 1 if plan.at_start else 0  # block coordinates of the interior
     last = n - (1 if plan.at_end else 0)
-    weights = np.zeros((3, n), dtype=dx.dtype)
+    weights = np.zeros((3, n), dtype=plan.dx.dtype)
     if last > first:
-        dx1 = dx[plan.left + first - 1 : plan.left + last - 1]
-        dx2 = dx[plan.left + first : plan.left + last]
-        weights[0, first:last] = -(dx2) / (dx1 * (dx1 + dx2))
-        weights[1, first:last] = (dx2 - dx1) / (dx1 * dx2)
-        weights[2, first:last] = dx1 / (dx2 * (dx1 + dx2))
+        weights[:, first:last] = plan.interior_weights(first, last)
     return weights
-
-
-def _takes(center: Any, left: Any, right: Any) -> bool:
-    """Whether the CUDA kernels take this block: float CuPy data, and halos alike."""
-    return (
-        _is_cupy(center)
-        and np.dtype(center.dtype) in _CTYPES
-        and all(h is None or (_is_cupy(h) and h.dtype == center.dtype) for h in (left, right))
-    )
 
 
 def _operands(xp: Any, center: Any, axis: int, left: Any, right: Any) -> tuple[Any, list[Any]]:
     """The block and its halos as C-contiguous ``(pre, n, post)`` arrays (empty for no halo)."""
-    c3 = xp.ascontiguousarray(_as3d(center, axis))
+    c3 = xp.ascontiguousarray(as3d(center, axis))
     halos = [
-        xp.ascontiguousarray(_as3d(h, axis)) if h is not None else c3[:, :0] for h in (left, right)
+        xp.ascontiguousarray(as3d(h, axis)) if h is not None else c3[:, :0] for h in (left, right)
     ]
     return c3, halos
 
@@ -378,8 +387,8 @@ def launch_arguments(
     weight = np.dtype(np.float64) if uniform else np.dtype(plan.positions.dtype)
     two_h = 2.0 * np.float64(plan.step) if uniform else 0.0
     weights = xp.asarray(np.zeros(3, weight) if uniform else _interior_weights(plan, n))
-    starts = edge_coefficients(plan, start=True) if plan.at_start else ()
-    ends = edge_coefficients(plan, start=False) if plan.at_end else ()
+    starts = plan.edge_coefficients(start=True) if plan.at_start else ()
+    ends = plan.edge_coefficients(start=False) if plan.at_end else ()
     wide = _wide(pre, n, post, plan)
     index = np.int64 if wide else np.int32
     arguments = (
@@ -395,34 +404,40 @@ def launch_arguments(
     return arguments, wide
 
 
-def first_derivative(
-    center: Any, axis: int, plan: BlockPlan, left: Any, right: Any, *, out: Any = None
-) -> Any:
-    """The fused CUDA kernel on one CuPy block, or ``None`` when it does not apply.
+def _gradient_kernel(center: Any, axis: int, plan: BlockPlan) -> Any:
+    """The compiled kernel for a block and its launch shape, or ``None`` if it cannot be built."""
+    pre, n, post = _dims(center, axis)
+    name, grid, block = launch_shape(pre, n, post)
+    wide = _wide(pre, n, post, plan)
+    function = _function(np.dtype(center.dtype), _weight_dtype(plan), wide, name)
+    return None if function is None else (function, grid, block)
 
-    Arguments are those of :func:`xgradient.kernels.first_derivative`, already
-    checked there; the result (or ``out``, filled) is a CuPy array.
+
+def numpy_gradient(
+    center: Any,
+    axis: int,
+    plan: BlockPlan,
+    left: Any = None,
+    right: Any = None,
+    *,
+    parallel: bool | None = None,
+    out: Any = None,
+) -> Any:
+    """The fused CUDA kernel on one CuPy block (one :func:`accepts` takes).
+
+    Arguments are those of :func:`xgradient.kernels.numpy_gradient`, already
+    checked there (``parallel`` is for CPU engines); the result (or ``out``,
+    filled) is a CuPy array.
     """
-    positions = plan.positions
-    weight = np.dtype(np.float64) if positions is None else np.dtype(positions.dtype)
-    if not _takes(center, left, right) or weight not in _CTYPES:
-        return None
-    dtype = np.dtype(center.dtype)
     import cupy
 
-    shape = center.shape
-    pre, n, post = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
-    name, grid, block = launch_shape(pre, n, post)
-    # Empty blocks (Dask's metadata probes, say) launch nothing, and compile nothing.
-    function = _function(dtype, weight, _wide(pre, n, post, plan), name) if center.size else None
-    if function is None and center.size:
-        return None
-    direct = _writes_in_place(cupy, out, dtype, (center, left, right))
-    result = out if direct else cupy.empty(shape, dtype=dtype)
-    if function is not None:
+    direct = _writes_in_place(cupy, out, np.dtype(center.dtype), (center, left, right))
+    result = out if direct else cupy.empty(center.shape, dtype=center.dtype)
+    if center.size:  # empty blocks launch nothing, and compile nothing
+        function, grid, block = _gradient_kernel(center, axis, plan)
         arguments = launch_arguments(cupy, center, axis, plan, left, right, result)[0]
         function(grid, block, arguments)
-    return _deliver(result, out, direct)
+    return deliver(result, out)
 
 
 def _rules(plan: WeightedBlockPlan, n: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -490,38 +505,44 @@ def weighted_arguments(
     return arguments, wide
 
 
+def _weighted_kernel(center: Any, axis: int, plan: WeightedBlockPlan) -> Any:
+    """The compiled weighted kernel and its tables, or ``None`` if it cannot run this block."""
+    pre, n, post = _dims(center, axis)
+    tables = _rules(plan, n)
+    if tables is None:
+        return None
+    # The weights are float64 whatever the positions: one specialisation per dtype.
+    wide = _weighted_wide(pre, n, post, plan, tables)
+    function = _function(np.dtype(center.dtype), np.dtype(np.float64), wide, "weighted_stencil")
+    return None if function is None else (function, tables)
+
+
 def weighted_stencil(
-    center: Any, axis: int, plan: WeightedBlockPlan, left: Any, right: Any, *, out: Any = None
+    center: Any,
+    axis: int,
+    plan: WeightedBlockPlan,
+    left: Any = None,
+    right: Any = None,
+    *,
+    parallel: bool | None = None,
+    out: Any = None,
 ) -> Any:
-    """The fused CUDA weighted stencil on one CuPy block, or ``None`` when it does not apply.
+    """The fused CUDA weighted stencil on one CuPy block (one :func:`accepts` takes).
 
     Arguments are those of :func:`xgradient.kernels.weighted_stencil`, already
     checked there; the result (or ``out``, filled) is a CuPy array.
     """
-    if not _takes(center, left, right):
-        return None
-    dtype = np.dtype(center.dtype)
     import cupy
 
-    shape = center.shape
-    pre, n, post = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
-    function = tables = None
+    direct = _writes_in_place(cupy, out, np.dtype(center.dtype), (center, left, right))
+    result = out if direct else cupy.empty(center.shape, dtype=center.dtype)
     if center.size:  # empty blocks launch nothing, and compile nothing
-        tables = _rules(plan, n)
-        if tables is None:
-            return None
-        # The weights are float64 whatever the positions: one specialisation per dtype.
-        wide = _weighted_wide(pre, n, post, plan, tables)
-        function = _function(dtype, np.dtype(np.float64), wide, "weighted_stencil")
-        if function is None:
-            return None
-    direct = _writes_in_place(cupy, out, dtype, (center, left, right))
-    result = out if direct else cupy.empty(shape, dtype=dtype)
-    if function is not None:
+        function, tables = _weighted_kernel(center, axis, plan)
         arguments = weighted_arguments(cupy, center, axis, plan, left, right, result, tables)[0]
+        pre, n, post = _dims(center, axis)
         blocks = min(-(-(pre * n * post) // _THREADS), _MAX_BLOCKS)
         function((blocks,), (_THREADS,), arguments)
-    return _deliver(result, out, direct)
+    return deliver(result, out)
 
 
 def _writes_in_place(cupy: Any, out: Any, dtype: np.dtype, inputs: tuple[Any, ...]) -> bool:
@@ -531,15 +552,8 @@ def _writes_in_place(cupy: Any, out: Any, dtype: np.dtype, inputs: tuple[Any, ..
     layout and dtype are the kernel's own.
     """
     return (
-        _is_cupy(out)
+        is_cupy(out)
         and out.dtype == dtype
         and out.flags.c_contiguous
         and not any(h is not None and cupy.may_share_memory(out, h) for h in inputs)
     )
-
-
-def _deliver(result: Any, out: Any, direct: bool) -> Any:
-    if out is None or direct:
-        return result
-    out[...] = result
-    return out
