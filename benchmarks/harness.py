@@ -26,6 +26,8 @@ import contextlib
 import ctypes
 import datetime
 import gc
+import importlib
+import inspect
 import json
 import math
 import os
@@ -320,18 +322,26 @@ def _describe(exc: BaseException | str) -> str:
 
 
 def write_json(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
-    """Indented, key order kept, a final newline: a committed result diffs line by line."""
+    """Indented, one table row per line, a final newline: a committed result diffs by row."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False, default=_jsonable)
-    Path(path).write_text(text + "\n", encoding="utf-8")
+    Path(path).write_text(dumps(data) + "\n", encoding="utf-8")
 
 
-def _jsonable(obj: Any) -> Any:
+def dumps(obj: Any, indent: str = "") -> str:
+    """JSON with nested objects and lists indented, and lists of scalars on one line."""
+    inner = indent + "  "
     if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, tuple):
-        return list(obj)
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        obj = None  # JSON has no NaN: a value that is not a number is a missing one
+    if isinstance(obj, dict) and obj:
+        items = (f"{inner}{json.dumps(str(k))}: {dumps(v, inner)}" for k, v in obj.items())
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(obj, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) for v in obj):
+        return "[\n" + ",\n".join(inner + dumps(v, inner) for v in obj) + "\n" + indent + "]"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ", ".join(dumps(v) for v in obj) + "]"
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
 
 
 def run_facts() -> dict[str, Any]:
@@ -617,6 +627,11 @@ def machine_rows(modules: Iterable[str]) -> list[tuple[str, str]]:
 
 ENGINES = ("auto", "numpy", "numba", "cuda")
 KERNELS = ("first_derivative", "weighted_stencil")
+# The public names of each block kernel in xgradient.kernels, newest first.
+_PUBLIC_NAMES = {
+    "first_derivative": ("numpy_gradient", "first_derivative"),
+    "weighted_stencil": ("weighted_stencil",),
+}
 
 
 class EngineUnavailable(RuntimeError):
@@ -627,12 +642,12 @@ def block_kernel(kind: str, engine: str = "auto") -> Callable[..., Any]:
     """xgradient's block kernel ``kind`` run by ``engine``: the one place that picks a backend.
 
     ``kind`` is ``"first_derivative"`` or ``"weighted_stencil"``; the result
-    takes the arguments of :func:`xgradient.kernels.first_derivative` (``center,
-    axis, plan, left=None, right=None, *, out=None``).  ``engine``: ``"auto"``
-    (what xgradient picks), ``"numpy"`` (the plain-array reference kernel,
-    which also runs CuPy arrays), ``"numba"`` or ``"cuda"`` (the fused
-    kernels; they raise :class:`EngineUnavailable` where they do not apply
-    instead of falling back).
+    takes the block kernels' arguments (``center, axis, plan, left=None,
+    right=None, *, out=None``).  ``engine``: ``"auto"`` (what xgradient
+    picks), ``"numpy"`` (the plain-array reference kernel, which also runs
+    CuPy arrays), ``"numba"`` or ``"cuda"`` (the fused kernels).  A named
+    engine never falls back: where it cannot run the block the call raises
+    :class:`EngineUnavailable`.
     """
     if kind not in KERNELS or engine not in ENGINES:
         raise ValueError(
@@ -640,8 +655,25 @@ def block_kernel(kind: str, engine: str = "auto") -> Callable[..., Any]:
         )
     from xgradient import kernels
 
+    public = next((getattr(kernels, n) for n in _PUBLIC_NAMES[kind] if hasattr(kernels, n)), None)
+    if public is None:
+        raise EngineUnavailable(f"xgradient.kernels has none of {_PUBLIC_NAMES[kind]}")
     if engine == "auto":
-        return getattr(kernels, kind)
+        return public
+    if "engine" in inspect.signature(public).parameters:  # xgradient's public engine= option
+        engine_error = getattr(kernels, "EngineError", ValueError)
+
+        def run_engine(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return public(*args, engine=engine, **kwargs)
+            except engine_error as exc:
+                raise EngineUnavailable(str(exc)) from exc
+
+        return run_engine
+    # TODO(engine=): the xgradient releases without the public ``engine=`` keyword
+    # on the block kernels are served below, through the reference kernel and the
+    # private backend modules; delete everything from here to the end of this
+    # function once every supported xgradient has the keyword.
     if engine == "numpy":
         reference = getattr(kernels, f"{kind}_reference")
 
@@ -653,20 +685,19 @@ def block_kernel(kind: str, engine: str = "auto") -> Callable[..., Any]:
             return out
 
         return run_reference
-    # TODO(engine=): when xgradient's kernels take the public ``engine=`` keyword,
-    # return functools.partial(getattr(kernels, kind), engine=engine) here and drop
-    # the private imports below (and run_reference above); nothing else changes.
-    if engine == "numba":
-        from xgradient import _compiled as module
-    else:
-        from xgradient import _cuda as module
+    try:
+        module = importlib.import_module(
+            "xgradient._compiled" if engine == "numba" else "xgradient._cuda"
+        )
+    except ImportError as exc:
+        raise EngineUnavailable(f"engine {engine!r}: {exc}") from exc
     fused = getattr(module, kind)
 
     def run_fused(center, axis, plan, left=None, right=None, *, out=None):
         result = fused(center, axis, plan, left, right, out=out)
         if result is None:
             raise EngineUnavailable(
-                f"the {engine} {kind} kernel does not apply to {type(center).__name__} "
+                f"the {engine} {kind} kernel does not take a {type(center).__name__} "
                 f"of {getattr(center, 'dtype', '?')} here"
             )
         return result
