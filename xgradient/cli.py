@@ -13,6 +13,7 @@ Example::
 
     xgradient run era5.zarr grad.zarr --dim latitude --dim longitude \\
         --boundary longitude=periodic --workers 8 --memory-limit 4GiB
+    xgradient run era5.zarr vort.zarr --vorticity u v --workers 8
 """
 
 from __future__ import annotations
@@ -79,6 +80,51 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
+    return value
+
+
+def _sphere_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "on the sphere",
+        "latitude-longitude operators in metres, instead of derivatives along --dim "
+        "(then optional: the latitude and longitude are found from CF metadata)",
+    )
+    operator = group.add_mutually_exclusive_group()
+    operator.add_argument(
+        "--spherical",
+        action="store_true",
+        help="eastward and northward derivatives in metres, d<var>_dx and d<var>_dy "
+        "(with --second: the Laplacian, laplacian_<var>)",
+    )
+    operator.add_argument(
+        "--vorticity",
+        nargs=2,
+        metavar=("U", "V"),
+        help="relative vorticity of the winds U, V, written as 'vorticity'",
+    )
+    operator.add_argument(
+        "--divergence",
+        nargs=2,
+        metavar=("U", "V"),
+        help="horizontal divergence of the winds U, V, written as 'divergence'",
+    )
+    group.add_argument("--lat", metavar="NAME", help="latitude coordinate (default: from CF)")
+    group.add_argument("--lon", metavar="NAME", help="longitude coordinate (default: from CF)")
+    group.add_argument(
+        "--radius",
+        type=_positive_float,
+        metavar="METRES",
+        help="sphere radius (default: the Earth's mean, 6371008.8)",
+    )
+
+
 def _cluster_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("cluster")
     group.add_argument("--scheduler", help="address of a running dask scheduler to use")
@@ -95,7 +141,9 @@ def _cluster_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_parser(sub: Any) -> None:
     run = sub.add_parser(
         "run",
-        usage="xgradient run INPUT [INPUT ...] OUTPUT --dim DIM [--dim DIM ...] [options]",
+        usage="xgradient run INPUT [INPUT ...] OUTPUT --dim DIM [--dim DIM ...] [options]\n"
+        "       xgradient run INPUT [INPUT ...] OUTPUT "
+        "[--spherical | --vorticity U V | --divergence U V] [options]",
         help="differentiate the variables of a store (the default command)",
         description="Differentiate the variables of netCDF files or a zarr store along named "
         "dimensions, chunk by chunk on a dask.distributed cluster, into a zarr store or a "
@@ -107,7 +155,12 @@ def _run_parser(sub: Any) -> None:
         metavar="PATH",
         help="zarr store, netCDF file(s) or glob pattern(s), then the output (*.zarr or *.nc)",
     )
-    run.add_argument("--dim", action="append", required=True, help="dimension (repeatable)")
+    run.add_argument(
+        "--dim",
+        action="append",
+        help="dimension (repeatable); with --spherical, --vorticity or --divergence, optional: "
+        "the latitude and longitude dims",
+    )
     run.add_argument("--var", action="append", help="data variable (default: all numeric)")
     run.add_argument("--second", action="store_true", help="second derivatives")
     run.add_argument("--edge-order", type=int, choices=(1, 2), help="one-sided ends (default 1)")
@@ -122,6 +175,7 @@ def _run_parser(sub: Any) -> None:
     run.add_argument("--overwrite", action="store_true", help="replace an existing output")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run")
     run.add_argument("--dry-run", action="store_true", help="print the plan, compute nothing")
+    _sphere_arguments(run)
     _cluster_arguments(run)
 
 
@@ -151,8 +205,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _boundary(items: list[str]) -> Any:
-    if not items:
-        return "edge"
     if len(items) == 1 and "=" not in items[0]:
         if items[0] not in ("edge", "periodic"):
             raise _UsageError(f"--boundary must be edge or periodic, got {items[0]!r}")
@@ -169,18 +221,33 @@ def _job(args: argparse.Namespace) -> Any:
 
     if args.second and args.edge_order is not None:
         raise _UsageError("--edge-order does not apply to --second (its ends are exact)")
-    dims = tuple(dict.fromkeys(args.dim))
+    winds = args.vorticity or args.divergence
+    operator = (
+        ("laplacian" if args.second else "spherical")
+        if args.spherical
+        else ("vorticity" if args.vorticity else "divergence" if args.divergence else None)
+    )
+    if not args.dim and operator is None:
+        raise _UsageError(
+            "the following arguments are required: --dim "
+            "(or one of --spherical, --vorticity U V, --divergence U V)"
+        )
     return JobOptions(
-        dims=dims,
+        dims=tuple(dict.fromkeys(args.dim or ())),
         variables=tuple(dict.fromkeys(args.var)) if args.var else None,
-        second=args.second,
+        second=args.second and operator != "laplacian",
         edge_order=args.edge_order or 1,
         accuracy=args.accuracy,
-        boundary=_boundary(args.boundary),
+        boundary=_boundary(args.boundary) if args.boundary else None,
         period=tuple(sorted(_pairs(args.period, "--period", float).items())),
         datetime_unit=args.datetime_unit,
         chunks=tuple(sorted(_pairs(args.chunks, "--chunks", int).items())),
         dtype=args.dtype,
+        operator=operator,
+        winds=tuple(winds) if winds else None,
+        lat=args.lat,
+        lon=args.lon,
+        radius=args.radius,
     )
 
 

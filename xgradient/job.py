@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import math
+import re
 from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,9 +21,20 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .core import gradient, second_derivative
+from .derivatives import gradient, second_derivative
+from .latlon import LatLon, find_lat_lon
+from .sphere import (
+    EARTH_RADIUS,
+    _Sphere,
+    _sphere,
+    divergence,
+    laplacian,
+    spherical_gradient,
+    vorticity,
+)
 
 __all__ = [
+    "OPERATORS",
     "JobError",
     "JobOptions",
     "build_output",
@@ -33,6 +45,7 @@ __all__ = [
     "is_zarr_store",
     "open_input",
     "output_name",
+    "sphere_output_name",
 ]
 
 #: What ``pip`` needs to read and write files, named in error messages.
@@ -51,12 +64,35 @@ class JobError(Exception):
         self.usage = usage
 
 
+#: The operators on the sphere a job can run instead of derivatives along
+#: ``dims``: ``--spherical`` (``--second`` with it: ``"laplacian"``),
+#: ``--vorticity U V`` and ``--divergence U V``.
+OPERATORS = ("spherical", "laplacian", "vorticity", "divergence")
+
+#: The operators of a pair of wind components (``winds``).
+FLOWS = ("vorticity", "divergence")
+
+
 @dataclass(frozen=True)
 class JobOptions:
     """What to differentiate and how: everything that decides the output's values.
 
     Two runs with equal options on the same input write identical stores,
     which is what lets ``--resume`` continue one with the other.
+
+    ``operator`` (one of :data:`OPERATORS`) runs an operator of
+    :mod:`xgradient.sphere` instead of derivatives along ``dims``: the
+    gradient in metres or the Laplacian of each of ``variables``, or the
+    vorticity or divergence of ``winds`` (``(U, V)``).  ``dims`` may then be
+    empty (the latitude and longitude are found from CF metadata, or named
+    by ``lat`` and ``lon``), or name the two; ``radius`` is the sphere's in
+    metres (``None``: :data:`xgradient.sphere.EARTH_RADIUS`).  Options that
+    do not apply to the operator are refused (:class:`JobError`), never
+    ignored.
+
+    ``boundary=None`` is each computation's default: ``"edge"`` for
+    derivatives along ``dims``; for the operators, a periodic longitude
+    when it covers the globe.
     """
 
     dims: tuple[str, ...]
@@ -64,12 +100,22 @@ class JobOptions:
     second: bool = False
     edge_order: int = 1
     accuracy: int = 2
-    boundary: str | tuple[tuple[str, str], ...] = "edge"
+    boundary: str | tuple[tuple[str, str], ...] | None = None
     period: tuple[tuple[str, float], ...] = ()
     datetime_unit: str | None = None
     chunks: tuple[tuple[str, int], ...] = ()
     dtype: str | None = None
+    operator: str | None = None
+    winds: tuple[str, str] | None = None
+    lat: str | None = None
+    lon: str | None = None
+    radius: float | None = None
     chunk_bytes: int = field(default=64 * 2**20)
+
+    def __post_init__(self) -> None:
+        if self.boundary is None and self.operator is None:
+            object.__setattr__(self, "boundary", "edge")  # one record for the same job
+        _check_operator(self)
 
     def as_record(self) -> dict[str, Any]:
         """The options as JSON-able values (what a resume compares)."""
@@ -79,6 +125,65 @@ class JobOptions:
             if isinstance(value, tuple):
                 record[key] = [list(v) if isinstance(v, tuple) else v for v in value]
         return record
+
+
+def _operator_flag(operator: str) -> str:
+    """The command-line option that asks for ``operator``.
+
+    Examples
+    --------
+    >>> _operator_flag("vorticity"), _operator_flag("laplacian")
+    ('--vorticity', '--spherical --second')
+    """
+    return "--spherical --second" if operator == "laplacian" else f"--{operator}"
+
+
+def _check_operator(options: JobOptions) -> None:
+    """Refuse options that do not go with the operator (or without one)."""
+    operator = options.operator
+    if operator is None:
+        given = [f"--{k}" for k in ("lat", "lon", "radius") if getattr(options, k) is not None]
+        if options.winds is not None:
+            given.append("winds (--vorticity or --divergence)")
+        if given:
+            raise JobError(
+                f"{', '.join(given)}: only for --spherical, --vorticity and --divergence",
+                usage=True,
+            )
+        return
+    if operator not in OPERATORS:
+        raise JobError(f"unknown operator {operator!r}: one of {OPERATORS}", usage=True)
+    flag = _operator_flag(operator)
+    refused = {
+        "--second": options.second,
+        "--period": bool(options.period),
+        "--datetime-unit": options.datetime_unit is not None,
+        "--edge-order": operator == "laplacian" and options.edge_order != 1,
+        "--var": operator in FLOWS and options.variables is not None,
+    }
+    why = {
+        "--second": "(--spherical --second is the Laplacian)",
+        "--period": "(a longitude that covers the globe is periodic by itself)",
+        "--datetime-unit": "(it differentiates along latitude and longitude)",
+        "--edge-order": "(its ends are exact)",
+        "--var": "(U and V name its variables)",
+    }
+    for option, wrong in refused.items():
+        if wrong:
+            raise JobError(f"{option} does not apply to {flag} {why[option]}", usage=True)
+    if operator in FLOWS and (options.winds is None or len(options.winds) != 2):
+        raise JobError(f"{flag} needs the two wind components U V", usage=True)
+    if operator not in FLOWS and options.winds is not None:
+        raise JobError(f"winds are for --vorticity and --divergence, not {flag}", usage=True)
+    if options.dims and len(set(options.dims)) != 2:
+        raise JobError(
+            f"--dim with {flag} names the latitude and longitude dims: give both or neither "
+            f"(got {list(options.dims)})",
+            usage=True,
+        )
+    radius = options.radius
+    if radius is not None and not (math.isfinite(radius) and radius > 0):
+        raise JobError(f"--radius must be a positive number of metres, got {radius!r}", usage=True)
 
 
 def format_bytes(n: float) -> str:
@@ -103,6 +208,28 @@ def output_name(var: Hashable, dim: Hashable, second: bool) -> str:
     ('dt_dlat', 'd2t_dlon2')
     """
     return f"d2{var}_d{dim}2" if second else f"d{var}_d{dim}"
+
+
+def sphere_output_name(var: Hashable, part: str) -> str:
+    """The name of an operator's result: ``d<var>_dx``, ``d<var>_dy``, ``laplacian_<var>``...
+
+    ``part`` is ``"x"`` or ``"y"`` (the eastward or northward derivative in
+    metres, of ``--spherical``), ``"laplacian"`` (of ``--spherical
+    --second``), or ``"vorticity"`` or ``"divergence"``, which are named as
+    :func:`xgradient.vorticity` and :func:`xgradient.divergence` name them.
+
+    Examples
+    --------
+    >>> sphere_output_name("t", "x"), sphere_output_name("t", "y")
+    ('dt_dx', 'dt_dy')
+    >>> sphere_output_name("t", "laplacian"), sphere_output_name("u", "vorticity")
+    ('laplacian_t', 'vorticity')
+    """
+    if part in ("x", "y"):
+        return f"d{var}_d{part}"
+    if part == "laplacian":
+        return f"laplacian_{var}"
+    return part
 
 
 # -- the input ---------------------------------------------------------------
@@ -224,7 +351,13 @@ def _one_line(err: BaseException) -> str:
 
 
 def select_variables(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
-    """The data variables to differentiate, checked against the dims (others dropped)."""
+    """The data variables to differentiate, checked against the dims (others dropped).
+
+    With an operator on the sphere, against its latitude and longitude
+    (:func:`_select_on_sphere`).
+    """
+    if options.operator is not None:
+        return _select_on_sphere(ds, options)
     for dim in options.dims:
         if dim not in ds.dims:
             raise JobError(
@@ -247,6 +380,108 @@ def select_variables(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
     selected = ds[names]
     _check_chunks(selected, options)
     return selected
+
+
+def _select_on_sphere(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
+    """The variables of an operator on the sphere, checked against its grid.
+
+    The grid is found on the variables named (``--var``, or the winds ``U
+    V``), as :func:`xgradient.vorticity` finds it on ``u``; a variable that
+    lacks the latitude or longitude of the input is named in the error.
+    """
+    flag = _operator_flag(str(options.operator))
+    names = list(dict.fromkeys(options.winds or options.variables or ()))
+    for name in names:
+        _check_variable(ds, name, ())
+    if options.winds is not None:
+        u, v = options.winds
+        if set(ds[u].dims) != set(ds[v].dims):
+            raise JobError(
+                f"{flag} {u} {v}: the two must have the same dimensions ({u!r} has "
+                f"{list(map(str, ds[u].dims))}, {v!r} has {list(map(str, ds[v].dims))})",
+                usage=True,
+            )
+    numeric = [n for n, var in ds.data_vars.items() if var.dtype.kind in "biufc"]
+    try:
+        sphere = _sphere_of(ds[names] if names else ds[numeric], options)
+    except JobError:
+        if names:
+            # Is it that a variable named lacks the input's latitude or
+            # longitude?  Then say which; else this error stands.
+            try:
+                whole = _sphere_of(ds[numeric], options).grid
+            except JobError:
+                whole = None
+            for name in names if whole is not None else ():
+                _check_variable(ds, name, (str(whole.lat_dim), str(whole.lon_dim)))
+        raise
+    dims = (str(sphere.grid.lat_dim), str(sphere.grid.lon_dim))
+    if options.dims and set(options.dims) != set(dims):
+        raise JobError(
+            f"--dim {' --dim '.join(options.dims)} does not name the latitude and longitude "
+            f"dims of {flag}: {list(dims)}",
+            usage=True,
+        )
+    if names:
+        for name in names:
+            _check_variable(ds, name, dims)
+    else:
+        names = sorted(str(n) for n in numeric if set(dims) <= set(ds[n].dims))
+        if not names:
+            raise JobError(
+                f"no numeric data variable has the latitude and longitude dims {list(dims)}",
+                usage=True,
+            )
+    selected = ds[names]
+    _check_chunks(selected, options)
+    return selected
+
+
+def _sphere_of(ds: xr.Dataset, options: JobOptions) -> _Sphere:
+    """The grid (latitude and longitude) and stencil options of an operator, checked.
+
+    Errors are :class:`JobError` in the command's terms (``--lat``, not
+    ``lat=``); a periodic latitude is refused, naming the longitude to give.
+    """
+    flag = _operator_flag(str(options.operator))
+    try:
+        grid = find_lat_lon(ds, options.lat, options.lon)
+        boundary = options.boundary
+        lat_keys = (grid.lat_dim, grid.lat_name)
+        if boundary == "periodic" or (
+            isinstance(boundary, tuple)
+            and any(dict(boundary).get(k) == "periodic" for k in lat_keys)
+        ):
+            raise JobError(
+                f"--boundary: latitude {grid.lat_name!r} cannot be periodic (that would join "
+                "the North Pole to the South Pole); give the longitude alone: "
+                f"--boundary {grid.lon_dim}=periodic",
+                usage=True,
+            )
+        return _sphere(
+            ds,
+            options.lat,
+            options.lon,
+            options.radius if options.radius is not None else EARTH_RADIUS,
+            options.accuracy,
+            options.edge_order,
+            _sphere_boundary(options),
+        )
+    except (ValueError, TypeError, NotImplementedError) as err:
+        text = re.sub(r"\b(lat|lon)=(?=')", r"--\1 ", _one_line(err))
+        raise JobError(f"{flag}: {text}", usage=True) from None
+
+
+def _sphere_boundary(options: JobOptions) -> str | dict[str, str] | None:
+    """``options.boundary`` as the operators take it (``None``: their default).
+
+    Examples
+    --------
+    >>> _sphere_boundary(JobOptions(dims=(), operator="spherical", boundary=(("lon", "edge"),)))
+    {'lon': 'edge'}
+    """
+    boundary = options.boundary
+    return dict(boundary) if isinstance(boundary, tuple) else boundary
 
 
 def _check_chunks(ds: xr.Dataset, options: JobOptions) -> None:
@@ -331,22 +566,53 @@ def choose_chunks(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
 
     Every chunking is regular (equal chunks but a shorter last one), as a
     zarr output needs, so each output chunk is written by exactly one task.
+    The winds of ``--vorticity`` and ``--divergence`` share one chunking
+    (``U``'s, sized for the larger dtype): chunks that differ would give
+    their result the irregular chunks of both.
+
+    The operators on the sphere need no particular chunking: their
+    derivatives take halos across chunks (across the seam of a global
+    longitude too) and the rows at a pole gather the next rows' zonal means
+    from every longitude chunk, so any chunks give the same values.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"u": (("y", "x"), np.zeros((4, 6))), "v": (("x", "y"), np.zeros((6, 4)))})
+    >>> options = JobOptions(dims=(), operator="vorticity", winds=("u", "v"), chunks=(("y", 3),))
+    >>> chunked = choose_chunks(ds, options)
+    >>> chunked.u.chunks, chunked.v.chunks
+    (((3, 1), (6,)), ((6,), (3, 1)))
     """
     given = dict(options.chunks)
-    chunked = {}
+    itemsizes = {n: np.dtype(options.dtype or v.dtype).itemsize for n, v in ds.data_vars.items()}
+    sizes: dict[Hashable, dict[Hashable, int]] = {}
     for name, var in ds.data_vars.items():
-        native = dict(zip(var.dims, _native_chunks(var), strict=True))
-        fixed = {d: min(given[d], var.sizes[d]) for d in var.dims if d in given}
-        free = [d for d in var.dims if d not in fixed]
-        # The dims --chunks does not name are sized to the same target, with
-        # the named ones fixed (a whole time axis would not fit in memory).
-        itemsize = np.dtype(options.dtype or var.dtype).itemsize * math.prod(fixed.values())
-        slabs = slab_chunks(
-            [var.sizes[d] for d in free], itemsize, options.chunk_bytes, [native[d] for d in free]
-        )
-        sizes = {**fixed, **dict(zip(free, slabs, strict=True))}
-        chunked[name] = var.chunk({d: sizes[d] for d in var.dims})
-    return ds.assign(chunked)
+        itemsize = itemsizes[name]
+        if options.winds is not None and name == options.winds[0]:
+            itemsize = max(itemsizes[w] for w in options.winds)
+        sizes[name] = _var_chunks(var, given, itemsize, options.chunk_bytes)
+    if options.winds is not None:
+        u, v = options.winds
+        sizes[v] = sizes[u]
+    return ds.assign({name: var.chunk(sizes[name]) for name, var in ds.data_vars.items()})
+
+
+def _var_chunks(
+    var: xr.DataArray, given: dict[str, int], itemsize: int, target: int
+) -> dict[Hashable, int]:
+    native = dict(zip(var.dims, _native_chunks(var), strict=True))
+    fixed = {d: min(given[d], var.sizes[d]) for d in var.dims if d in given}
+    free = [d for d in var.dims if d not in fixed]
+    # The dims --chunks does not name are sized to the same target, with
+    # the named ones fixed (a whole time axis would not fit in memory).
+    slabs = slab_chunks(
+        [var.sizes[d] for d in free],
+        itemsize * math.prod(fixed.values()),
+        target,
+        [native[d] for d in free],
+    )
+    chunks = {**fixed, **dict(zip(free, slabs, strict=True))}
+    return {d: chunks[d] for d in var.dims}
 
 
 def _native_chunks(var: xr.DataArray) -> tuple[int, ...]:
@@ -362,32 +628,66 @@ def _native_chunks(var: xr.DataArray) -> tuple[int, ...]:
 
 
 def plan_names(ds: xr.Dataset, options: JobOptions) -> dict[str, tuple[str, str]]:
-    """``{output name: (variable, dim)}``, refusing names that collide."""
+    """``{output name: (variable, dim)}``, refusing names that collide.
+
+    With an operator on the sphere, ``{output name: (variable, part)}``,
+    ``part`` as :func:`sphere_output_name` takes it (the variable of the
+    vorticity or the divergence is ``U``).
+    """
     names: dict[str, tuple[str, str]] = {}
-    for dim in options.dims:
-        for var, da in ds.data_vars.items():
-            if dim not in da.dims:
-                continue
-            name = output_name(var, dim, options.second)
-            if name in names:
-                other, other_dim = names[name]
-                raise JobError(
-                    f"output name {name!r} is given by both {other!r} along {other_dim!r} and "
-                    f"{var!r} along {dim!r}; select one of them with --var",
-                    usage=True,
-                )
-            if name in ds.coords:
-                raise JobError(
-                    f"output name {name!r} (of {var!r} along {dim!r}) is already the name of a "
-                    "coordinate of the input",
-                    usage=True,
-                )
-            names[name] = (str(var), dim)
+    for name, var, part in _outputs(ds, options):
+        if name in names:
+            other, other_part = names[name]
+            raise JobError(
+                f"output name {name!r} is given by both {_source(other, other_part, options)} "
+                f"and {_source(var, part, options)}; select one of them with --var",
+                usage=True,
+            )
+        if name in ds.coords:
+            raise JobError(
+                f"output name {name!r} (of {_source(var, part, options)}) is already the name "
+                "of a coordinate of the input",
+                usage=True,
+            )
+        names[name] = (var, part)
     return names
+
+
+def _outputs(ds: xr.Dataset, options: JobOptions) -> list[tuple[str, str, str]]:
+    """``(output name, variable, dim or part)`` for each output, in order."""
+    if options.operator in FLOWS:
+        u = str(options.winds[0]) if options.winds else ""
+        return [(sphere_output_name(u, str(options.operator)), u, str(options.operator))]
+    if options.operator is not None:
+        parts = ("x", "y") if options.operator == "spherical" else (options.operator,)
+        return [
+            (sphere_output_name(var, part), str(var), part)
+            for part in parts
+            for var in ds.data_vars
+        ]
+    return [
+        (output_name(var, dim, options.second), str(var), dim)
+        for dim in options.dims
+        for var, da in ds.data_vars.items()
+        if dim in da.dims
+    ]
+
+
+def _source(var: str, part: str, options: JobOptions) -> str:
+    """What an output is computed from, in words."""
+    if options.operator is None:
+        return f"{var!r} along {part!r}"
+    if options.operator in FLOWS and options.winds is not None:
+        return f"the {part} of {options.winds[0]!r} and {options.winds[1]!r}"
+    words = {"x": "eastward derivative", "y": "northward derivative", "laplacian": "Laplacian"}
+    return f"the {words[part]} of {var!r}"
 
 
 def build_output(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
     """The lazy Dataset of derivatives to write, named by :func:`output_name`.
+
+    With an operator on the sphere (``options.operator``), its results,
+    named by :func:`sphere_output_name`.
 
     ``ds`` holds the selected, chunked variables.  Coordinates and the
     dataset's attributes are kept; each derivative carries its CF
@@ -402,11 +702,13 @@ def build_output(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
     (['dt_dx'], array([1., 2., 4., 5.]))
     """
     names = plan_names(ds, options)
+    if options.operator is not None:
+        return _output_dataset(ds, _on_sphere(ds, options, names), options)
     kwargs: dict[str, Any] = {
         "accuracy": options.accuracy,
-        "boundary": options.boundary
-        if isinstance(options.boundary, str)
-        else dict(options.boundary),
+        "boundary": dict(options.boundary)
+        if isinstance(options.boundary, tuple)
+        else options.boundary or "edge",
         "period": dict(options.period) or None,
         "datetime_unit": options.datetime_unit,
     }
@@ -418,13 +720,47 @@ def build_output(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
     except (ValueError, TypeError) as err:
         raise JobError(str(err), usage=True) from None
     by_dim = dict(zip(options.dims, results, strict=True))
+    return _output_dataset(
+        ds, {name: by_dim[dim][var] for name, (var, dim) in names.items()}, options
+    )
+
+
+def _on_sphere(
+    ds: xr.Dataset, options: JobOptions, names: dict[str, tuple[str, str]]
+) -> dict[str, xr.DataArray]:
+    """The results of an operator on the sphere, by output name (lazy on Dask)."""
+    _sphere_of(ds, options)  # its errors in the command's terms
+    kwargs: dict[str, Any] = {
+        "lat": options.lat,
+        "lon": options.lon,
+        "radius": options.radius if options.radius is not None else EARTH_RADIUS,
+        "accuracy": options.accuracy,
+        "boundary": _sphere_boundary(options),
+    }
+    try:
+        if options.operator == "laplacian":
+            lap = laplacian(ds, **kwargs)
+            return {name: lap[var] for name, (var, _) in names.items()}
+        if options.operator == "spherical":
+            dx, dy = spherical_gradient(ds, edge_order=options.edge_order, **kwargs)
+            return {name: (dx if part == "x" else dy)[var] for name, (var, part) in names.items()}
+        u, v = options.winds or ("", "")
+        flow = vorticity if options.operator == "vorticity" else divergence
+        return {name: flow(ds[u], ds[v], edge_order=options.edge_order, **kwargs) for name in names}
+    except (ValueError, TypeError) as err:
+        raise JobError(f"{_operator_flag(str(options.operator))}: {err}", usage=True) from None
+
+
+def _output_dataset(
+    ds: xr.Dataset, results: dict[str, xr.DataArray], options: JobOptions
+) -> xr.Dataset:
+    """The output: ``results`` in ``options.dtype``, no encoding, ``ds``'s coordinates."""
     data_vars = {}
-    for name, (var, dim) in names.items():
-        derivative = by_dim[dim][var]
+    for name, result in results.items():
         if options.dtype is not None:
-            derivative = derivative.astype(options.dtype)
-        derivative.encoding = {}
-        data_vars[name] = derivative.variable
+            result = result.astype(options.dtype)
+        result.encoding = {}
+        data_vars[name] = result.variable
     out = xr.Dataset(data_vars, coords=ds.coords, attrs=dict(ds.attrs))
     for coord in out.coords.values():
         coord.encoding = _portable_encoding(coord)
@@ -475,7 +811,7 @@ def largest_chunk(ds: xr.Dataset) -> int:
 def describe_spacing(ds: xr.Dataset, dim: str, options: JobOptions) -> str:
     """Where ``dim``'s spacing comes from, in words: coordinate, units, periodic or not."""
     boundary = (
-        options.boundary if isinstance(options.boundary, str) else dict(options.boundary).get(dim)
+        dict(options.boundary).get(dim) if isinstance(options.boundary, tuple) else options.boundary
     ) or "edge"
     ends = "periodic" if boundary == "periodic" else "one-sided ends"
     if dim not in ds.coords:
@@ -494,6 +830,68 @@ def describe_spacing(ds: xr.Dataset, dim: str, options: JobOptions) -> str:
     return f"{what}, {coord.size} points ({ends})"
 
 
+def _describe_operator(var: str, part: str, grid: LatLon, options: JobOptions) -> str:
+    """The formula of an operator's output, with the variables' and coordinates' names.
+
+    Examples
+    --------
+    >>> from xgradient.latlon import find_lat_lon
+    >>> t = xr.DataArray(np.zeros((3, 4)), dims=("lat", "lon"))
+    >>> t = t.assign_coords(lat=[-10.0, 0.0, 10.0], lon=[0.0, 90.0, 180.0, 270.0])
+    >>> options = JobOptions(dims=(), operator="vorticity", winds=("u", "v"))
+    >>> _describe_operator("u", "vorticity", find_lat_lon(t), options)
+    'vorticity of (u, v): [d(v)/d(lon) - d(u cos lat)/d(lat)] / (R cos lat)'
+    """
+    lat, lon = grid.lat_name, grid.lon_name
+    if part == "x":
+        return f"eastward derivative of {var}: d({var})/d({lon}) / (R cos {lat})"
+    if part == "y":
+        return f"northward derivative of {var}: d({var})/d({lat}) / R"
+    if part == "laplacian":
+        return (
+            f"Laplacian of {var}: d2({var})/d({lon})2 / (R cos {lat})2 + "
+            f"(d2({var})/d({lat})2 - tan {lat} d({var})/d({lat})) / R2"
+        )
+    u, v = options.winds or (var, "?")
+    if part == "vorticity":
+        along, across, sign = v, u, "-"
+    else:
+        along, across, sign = u, v, "+"
+    return (
+        f"{part} of ({u}, {v}): [d({along})/d({lon}) {sign} d({across} cos {lat})/d({lat})] "
+        f"/ (R cos {lat})"
+    )
+
+
+def _describe_grid(ds: xr.Dataset, sphere: _Sphere) -> list[str]:
+    """The grid of an operator in words: its latitude, longitude and radius."""
+    grid = sphere.grid
+    lat_units, lon_units = (
+        f" [{ds[name].attrs['units']}]" if "units" in ds[name].attrs else ""
+        for name in (grid.lat_name, grid.lon_name)
+    )
+    ends = "periodic" if sphere.lon_boundary == "periodic" else "one-sided ends"
+    return [
+        f"latitude: coordinate {grid.lat_name!r}{lat_units} along {grid.lat_dim!r}, "
+        f"{grid.lat.size} points from {grid.lat.min():g} to {grid.lat.max():g} degrees "
+        "(one-sided ends)",
+        f"longitude: coordinate {grid.lon_name!r}{lon_units} along {grid.lon_dim!r}, "
+        f"{grid.lon.size} points, {'the whole globe' if grid.periodic else 'regional'} ({ends})",
+        f"radius: {sphere.radius:.10g} m",
+    ]
+
+
+def _describe_poles(sphere: _Sphere, part: str) -> str | None:
+    """What an operator's output holds on the rows at a pole, if the grid has any."""
+    if not sphere.pole.any() or part == "y":
+        return None
+    if part == "x":
+        return "NaN (east is undefined there)"
+    if sphere.lon_boundary == "periodic" and sphere.grid.periodic:
+        return "from the polar caps (zonal means of the next rows)"
+    return "NaN (no polar cap without the whole circle of longitude)"
+
+
 def describe(
     ds: xr.Dataset,
     out: xr.Dataset,
@@ -504,24 +902,33 @@ def describe(
     """The plan of a job in lines of text; computes nothing.
 
     Per output variable: its source and dim, where the spacing comes from,
-    and its chunks; then the number of tasks, the bytes to read and write,
-    and an estimate of the peak memory of one worker: about ten input chunks
+    and its chunks (for an operator on the sphere: the grid first, then each
+    output's formula, what its pole rows hold, and its chunks); then the
+    number of tasks, the bytes to read and write, and an estimate of the peak memory of one worker: about ten input chunks
     per thread (the chunk being read, neighbours waiting to give halos,
     outputs being compressed and written: measured on the benchmark jobs of
     docs/performance.md) on top of the worker's own :data:`WORKER_BASELINE` (Python,
     Dask, numba).
     """
     names = plan_names(ds, options)
-    lines = []
+    sphere = _sphere_of(ds, options) if options.operator is not None else None
+    lines = [] if sphere is None else _describe_grid(ds, sphere)
     peak_task = 0
     for name, (var, dim) in names.items():
         src, res = ds[var], out[name]
         chunk_in = _chunk_shape(src)
-        lines.append(
-            f"{name}: d{'2' if options.second else ''}({var})/d({dim})"
-            f"{'2' if options.second else ''}, {res.dtype}, shape {dict(res.sizes)}"
-        )
-        lines.append(f"    spacing: {describe_spacing(ds, dim, options)}")
+        if sphere is None:
+            lines.append(
+                f"{name}: d{'2' if options.second else ''}({var})/d({dim})"
+                f"{'2' if options.second else ''}, {res.dtype}, shape {dict(res.sizes)}"
+            )
+            lines.append(f"    spacing: {describe_spacing(ds, dim, options)}")
+        else:
+            formula = _describe_operator(var, dim, sphere.grid, options)
+            lines.append(f"{name}: {formula}, {res.dtype}, shape {dict(res.sizes)}")
+            poles = _describe_poles(sphere, dim)
+            if poles:
+                lines.append(f"    pole rows: {poles}")
         lines.append(f"    chunks: {dict(zip(src.dims, chunk_in, strict=True))} in and out")
         peak_task = max(peak_task, math.prod(chunk_in) * src.dtype.itemsize)
     read = sum(v.nbytes for v in ds.data_vars.values())
