@@ -26,8 +26,6 @@ import contextlib
 import ctypes
 import datetime
 import gc
-import importlib
-import inspect
 import json
 import math
 import os
@@ -626,12 +624,8 @@ def machine_rows(modules: Iterable[str]) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- backends
 
 ENGINES = ("auto", "numpy", "numba", "cuda")
-KERNELS = ("first_derivative", "weighted_stencil")
-# The public names of each block kernel in xgradient.kernels, newest first.
-_PUBLIC_NAMES = {
-    "first_derivative": ("numpy_gradient", "first_derivative"),
-    "weighted_stencil": ("weighted_stencil",),
-}
+# The block kernels of xgradient.kernels, by what they compute.
+KERNELS = {"first_derivative": "numpy_gradient", "weighted_stencil": "weighted_stencil"}
 
 
 class EngineUnavailable(RuntimeError):
@@ -641,68 +635,32 @@ class EngineUnavailable(RuntimeError):
 def block_kernel(kind: str, engine: str = "auto") -> Callable[..., Any]:
     """xgradient's block kernel ``kind`` run by ``engine``: the one place that picks a backend.
 
-    ``kind`` is ``"first_derivative"`` or ``"weighted_stencil"``; the result
-    takes the block kernels' arguments (``center, axis, plan, left=None,
-    right=None, *, out=None``).  ``engine``: ``"auto"`` (what xgradient
-    picks), ``"numpy"`` (the plain-array reference kernel, which also runs
-    CuPy arrays), ``"numba"`` or ``"cuda"`` (the fused kernels).  A named
-    engine never falls back: where it cannot run the block the call raises
+    ``kind`` is ``"first_derivative"`` (:func:`xgradient.kernels.numpy_gradient`)
+    or ``"weighted_stencil"``; the result takes the block kernels' arguments
+    (``center, axis, plan, left=None, right=None, *, out=None``).  ``engine``
+    is xgradient's public ``engine=`` option: ``"auto"`` (what xgradient
+    picks), ``"numpy"`` (the plain-array reference, which also runs CuPy
+    arrays), ``"numba"`` or ``"cuda"`` (the fused kernels).  A named engine
+    never falls back: where it cannot run the block the call raises
     :class:`EngineUnavailable`.
     """
     if kind not in KERNELS or engine not in ENGINES:
         raise ValueError(
-            f"block_kernel({kind!r}, {engine!r}): kind in {KERNELS}, engine in {ENGINES}"
+            f"block_kernel({kind!r}, {engine!r}): kind in {tuple(KERNELS)}, engine in {ENGINES}"
         )
     from xgradient import kernels
 
-    public = next((getattr(kernels, n) for n in _PUBLIC_NAMES[kind] if hasattr(kernels, n)), None)
-    if public is None:
-        raise EngineUnavailable(f"xgradient.kernels has none of {_PUBLIC_NAMES[kind]}")
+    kernel = getattr(kernels, KERNELS[kind])
     if engine == "auto":
-        return public
-    if "engine" in inspect.signature(public).parameters:  # xgradient's public engine= option
-        engine_error = getattr(kernels, "EngineError", ValueError)
+        return kernel
 
-        def run_engine(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return public(*args, engine=engine, **kwargs)
-            except engine_error as exc:
-                raise EngineUnavailable(str(exc)) from exc
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return kernel(*args, engine=engine, **kwargs)
+        except kernels.EngineError as exc:
+            raise EngineUnavailable(str(exc)) from exc
 
-        return run_engine
-    # TODO(engine=): the xgradient releases without the public ``engine=`` keyword
-    # on the block kernels are served below, through the reference kernel and the
-    # private backend modules; delete everything from here to the end of this
-    # function once every supported xgradient has the keyword.
-    if engine == "numpy":
-        reference = getattr(kernels, f"{kind}_reference")
-
-        def run_reference(center, axis, plan, left=None, right=None, *, out=None):
-            result = reference(center, axis, plan, left, right)
-            if out is None:
-                return result
-            out[...] = result
-            return out
-
-        return run_reference
-    try:
-        module = importlib.import_module(
-            "xgradient._compiled" if engine == "numba" else "xgradient._cuda"
-        )
-    except ImportError as exc:
-        raise EngineUnavailable(f"engine {engine!r}: {exc}") from exc
-    fused = getattr(module, kind)
-
-    def run_fused(center, axis, plan, left=None, right=None, *, out=None):
-        result = fused(center, axis, plan, left, right, out=out)
-        if result is None:
-            raise EngineUnavailable(
-                f"the {engine} {kind} kernel does not take a {type(center).__name__} "
-                f"of {getattr(center, 'dtype', '?')} here"
-            )
-        return result
-
-    return run_fused
+    return run
 
 
 def engine_status(engine: str) -> str:

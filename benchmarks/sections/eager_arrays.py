@@ -108,7 +108,7 @@ def run(cfg: Config, rep: Report) -> None:
         "new: a.copy(), a copy into a newly allocated array: the floor for any function that "
         "returns a new array, since the kernel must zero the fresh pages before they are written",
         "kernel: the same compiled kernel writing into a preallocated array "
-        "(xgradient.kernels.first_derivative(..., out=b)), like np.copyto: what the derivative "
+        "(xgradient.kernels.numpy_gradient(..., out=b)), like np.copyto: what the derivative "
         "costs without the allocation",
         "vs numpy: xgradient's result (and the kernel's) against numpy.gradient's "
         "(identical = bit for bit)",
