@@ -7,6 +7,7 @@ errors in the arguments are found before any cluster is needed.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import os
 import subprocess
@@ -510,3 +511,35 @@ def test_chunks_given_for_one_dim_size_the_others():
     time_chunk, lat_chunk, lon_chunk = (c[0] for c in chunked.t.chunks)
     assert lon_chunk == 90 and lat_chunk == 90
     assert time_chunk * lat_chunk * lon_chunk * 8 <= 1_000_000 and time_chunk > 1
+
+
+# -- engines --------------------------------------------------------------------------
+
+
+def test_every_engine_writes_the_same_values(data, tmp_path, scheduler):
+    _, _, store = data
+    results = {}
+    for engine in ("numpy", "auto"):
+        out = tmp_path / f"{engine}.zarr"
+        args = ("run", store, out, "--dim", "lat", "--var", "t", "--engine", engine)
+        assert run(*args, scheduler=scheduler) == 0
+        results[engine] = xr.open_zarr(out).load()
+    xr.testing.assert_identical(results["numpy"], results["auto"])
+
+
+def test_an_engine_that_is_not_installed_is_refused_before_any_work(data, tmp_path, capsys):
+    pytest.importorskip("numba")  # the message below is for a missing CuPy
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("CuPy is installed here")
+    _, nc, _ = data
+    out = tmp_path / "out.zarr"
+    assert run("run", nc, out, "--dim", "lat", "--engine", "cuda") == 2
+    err = capsys.readouterr().err.strip()
+    assert "--engine: engine='cuda' needs cupy" in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_an_unknown_engine_is_a_usage_error(data, tmp_path, capsys):
+    _, nc, _ = data
+    assert run("run", nc, tmp_path / "out.zarr", "--dim", "lat", "--engine", "fast") == 2
+    assert "invalid choice: 'fast'" in capsys.readouterr().err

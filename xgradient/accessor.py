@@ -101,6 +101,7 @@ class _GradAccessor(Generic[T]):
         accuracy: int = 2,
         edge_order: int = 1,
         boundary: Any = None,
+        engine: Engine = "auto",
     ) -> tuple[T, T]:
         """Eastward and northward derivatives in metres: see :func:`xgradient.spherical_gradient`.
 
@@ -123,6 +124,7 @@ class _GradAccessor(Generic[T]):
             accuracy=accuracy,
             edge_order=edge_order,
             boundary=boundary,
+            engine=engine,
         )
 
     def laplacian(
@@ -133,6 +135,7 @@ class _GradAccessor(Generic[T]):
         radius: float = EARTH_RADIUS,
         accuracy: int = 2,
         boundary: Any = None,
+        engine: Engine = "auto",
     ) -> T:
         """Laplacian on the sphere: see :func:`xgradient.laplacian`.
 
@@ -147,7 +150,13 @@ class _GradAccessor(Generic[T]):
         True
         """
         return laplacian(
-            self._obj, lat=lat, lon=lon, radius=radius, accuracy=accuracy, boundary=boundary
+            self._obj,
+            lat=lat,
+            lon=lon,
+            radius=radius,
+            accuracy=accuracy,
+            boundary=boundary,
+            engine=engine,
         )
 
 
@@ -171,6 +180,7 @@ class DatasetGradAccessor(_GradAccessor[xr.Dataset]):
         accuracy: int = 2,
         edge_order: int = 1,
         boundary: Any = None,
+        engine: Engine = "auto",
     ) -> xr.DataArray:
         """Divergence of the variables ``u`` and ``v``: see :func:`xgradient.divergence`.
 
@@ -197,6 +207,7 @@ class DatasetGradAccessor(_GradAccessor[xr.Dataset]):
             accuracy=accuracy,
             edge_order=edge_order,
             boundary=boundary,
+            engine=engine,
         )
 
     def vorticity(
@@ -210,6 +221,7 @@ class DatasetGradAccessor(_GradAccessor[xr.Dataset]):
         accuracy: int = 2,
         edge_order: int = 1,
         boundary: Any = None,
+        engine: Engine = "auto",
     ) -> xr.DataArray:
         """Relative vorticity of the variables ``u`` and ``v``: see :func:`xgradient.vorticity`.
 
@@ -236,4 +248,5 @@ class DatasetGradAccessor(_GradAccessor[xr.Dataset]):
             accuracy=accuracy,
             edge_order=edge_order,
             boundary=boundary,
+            engine=engine,
         )

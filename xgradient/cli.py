@@ -172,6 +172,12 @@ def _run_parser(sub: Any) -> None:
     run.add_argument("--datetime-unit", choices=("W", "D", "h", "m", "s", "ms", "us", "ns"))
     run.add_argument("--chunks", action="append", default=[], help="DIM=SIZE,... Dask chunks")
     run.add_argument("--dtype", choices=("float32", "float64"), help="output dtype")
+    run.add_argument(
+        "--engine",
+        choices=("auto", "numpy", "numba", "cuda"),
+        default="auto",
+        help="kernels for each chunk (default auto: numba where it applies); same results",
+    )
     run.add_argument("--overwrite", action="store_true", help="replace an existing output")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run")
     run.add_argument("--dry-run", action="store_true", help="print the plan, compute nothing")
@@ -248,6 +254,7 @@ def _job(args: argparse.Namespace) -> Any:
         lat=args.lat,
         lon=args.lon,
         radius=args.radius,
+        engine=args.engine,
     )
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from .derivatives import gradient, second_derivative
+from .kernels import EngineError, check_engine
 from .latlon import LatLon, find_lat_lon
 from .sphere import (
     EARTH_RADIUS,
@@ -110,17 +111,23 @@ class JobOptions:
     lat: str | None = None
     lon: str | None = None
     radius: float | None = None
+    engine: str = "auto"
     chunk_bytes: int = field(default=64 * 2**20)
 
     def __post_init__(self) -> None:
         if self.boundary is None and self.operator is None:
             object.__setattr__(self, "boundary", "edge")  # one record for the same job
         _check_operator(self)
+        try:
+            check_engine(self.engine)
+        except EngineError as err:  # before a cluster starts
+            raise JobError(f"--engine: {err}", usage=True) from None
 
     def as_record(self) -> dict[str, Any]:
         """The options as JSON-able values (what a resume compares)."""
         record = asdict(self)
         del record["chunk_bytes"]  # a target, not a choice: the chunks chosen are recorded
+        del record["engine"]  # every engine writes the same bits
         for key, value in record.items():
             if isinstance(value, tuple):
                 record[key] = [list(v) if isinstance(v, tuple) else v for v in value]
@@ -711,6 +718,7 @@ def build_output(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
         else options.boundary or "edge",
         "period": dict(options.period) or None,
         "datetime_unit": options.datetime_unit,
+        "engine": options.engine,
     }
     try:
         if options.second:
@@ -736,6 +744,7 @@ def _on_sphere(
         "radius": options.radius if options.radius is not None else EARTH_RADIUS,
         "accuracy": options.accuracy,
         "boundary": _sphere_boundary(options),
+        "engine": options.engine,
     }
     try:
         if options.operator == "laplacian":

@@ -33,6 +33,7 @@ import numpy as np
 import xarray as xr
 
 from .derivatives import gradient, second_derivative
+from .kernels import Engine, check_engine
 from .latlon import LatLon, find_lat_lon
 from .metadata import _describe, per_metre
 
@@ -53,6 +54,7 @@ class _Sphere:
     accuracy: int
     edge_order: int
     lon_boundary: str
+    engine: str = "auto"
 
     @property
     def phi(self) -> np.ndarray:
@@ -93,6 +95,7 @@ class _Sphere:
             "accuracy": self.accuracy,
             "boundary": {dim: boundary},
             "period": period,
+            "engine": self.engine,
         }
         if order == 2:
             return second_derivative(f, dim, **kwargs)
@@ -156,6 +159,7 @@ def _sphere(
     accuracy: Any,
     edge_order: Any,
     boundary: Any,
+    engine: str = "auto",
 ) -> _Sphere:
     if isinstance(accuracy, bool) or accuracy not in (2, 4):
         raise ValueError(f"accuracy must be 2 or 4, got {accuracy!r}")
@@ -164,7 +168,7 @@ def _sphere(
     radius = _check_number(radius, "radius")
     grid = find_lat_lon(obj, lat, lon)
     lon_boundary = _lon_boundary(grid, boundary, tuple(obj.dims))
-    return _Sphere(grid, radius, int(accuracy), int(edge_order), lon_boundary)
+    return _Sphere(grid, radius, int(accuracy), int(edge_order), lon_boundary, check_engine(engine))
 
 
 def _check_field(f: Any, sphere: _Sphere, what: str) -> xr.DataArray:
@@ -358,6 +362,7 @@ def spherical_gradient(
     accuracy: int = 2,
     edge_order: int = 1,
     boundary: Any = None,
+    engine: Engine = "auto",
 ) -> tuple[T, T]:
     """The eastward and northward derivatives of ``obj`` in metres on a sphere.
 
@@ -384,6 +389,8 @@ def spherical_gradient(
         one-sided at its ends; latitude is always one-sided.  ``"edge"``,
         ``"periodic"`` or ``{dim: ...}`` override it; a periodic latitude is
         refused.
+    engine
+        Which kernels compute the derivatives: see :func:`xgradient.gradient`.
 
     Returns
     -------
@@ -412,7 +419,7 @@ def spherical_gradient(
     >>> bool(np.allclose(dy.isel(lon=0)[1:-1], exact[1:-1], rtol=0.03))
     True
     """
-    sphere = _sphere(obj, lat, lon, radius, accuracy, edge_order, boundary)
+    sphere = _sphere(obj, lat, lon, radius, accuracy, edge_order, boundary, engine)
     if isinstance(obj, xr.Dataset):
         pairs = {k: _gradient_of(obj[k], sphere) for k in _numeric_with(obj, sphere)}
         return (
@@ -486,6 +493,7 @@ def divergence(
     accuracy: int = 2,
     edge_order: int = 1,
     boundary: Any = None,
+    engine: Engine = "auto",
 ) -> xr.DataArray:
     """Horizontal divergence of the eastward and northward components ``u``, ``v``.
 
@@ -519,7 +527,7 @@ def divergence(
     >>> float(abs(div.isel(lon=0) - exact).max()) < 0.05, div.attrs["units"]
     (True, 's-1')
     """
-    options = {"lat": lat, "lon": lon, "radius": radius, "accuracy": accuracy}
+    options = {"lat": lat, "lon": lon, "radius": radius, "accuracy": accuracy, "engine": engine}
     return _flow(u, v, "divergence", {**options, "edge_order": edge_order, "boundary": boundary})
 
 
@@ -533,6 +541,7 @@ def vorticity(
     accuracy: int = 2,
     edge_order: int = 1,
     boundary: Any = None,
+    engine: Engine = "auto",
 ) -> xr.DataArray:
     """Vertical component of the curl (relative vorticity) of ``u``, ``v``.
 
@@ -570,7 +579,7 @@ def vorticity(
     >>> zeta.attrs["standard_name"], zeta.attrs["units"]
     ('atmosphere_relative_vorticity', 's-1')
     """
-    options = {"lat": lat, "lon": lon, "radius": radius, "accuracy": accuracy}
+    options = {"lat": lat, "lon": lon, "radius": radius, "accuracy": accuracy, "engine": engine}
     return _flow(u, v, "vorticity", {**options, "edge_order": edge_order, "boundary": boundary})
 
 
@@ -605,6 +614,7 @@ def laplacian(
     radius: float = EARTH_RADIUS,
     accuracy: int = 2,
     boundary: Any = None,
+    engine: Engine = "auto",
 ) -> T:
     """The Laplacian of ``f`` on a sphere, with compact second-derivative stencils.
 
@@ -642,7 +652,7 @@ def laplacian(
     >>> lap.attrs["units"]
     'K m-2'
     """
-    sphere = _sphere(f, lat, lon, radius, accuracy, 2, boundary)
+    sphere = _sphere(f, lat, lon, radius, accuracy, 2, boundary, engine)
     if isinstance(f, xr.Dataset):
         return _over_dataset(f, {k: _laplacian_of(f[k], sphere) for k in _numeric_with(f, sphere)})
     return _laplacian_of(_check_field(f, sphere, "the DataArray"), sphere)
