@@ -429,15 +429,19 @@ def numpy_gradient(
     checked there (``parallel`` is for CPU engines); the result (or ``out``,
     filled) is a CuPy array.
     """
+    cupy, result = _result_array(center, left, right, out)
+    if center.size:  # empty blocks launch nothing, and compile nothing
+        function, grid, block = _gradient_kernel(center, axis, plan)
+        function(grid, block, launch_arguments(cupy, center, axis, plan, left, right, result)[0])
+    return deliver(result, out)
+
+
+def _result_array(center: Any, left: Any, right: Any, out: Any) -> tuple[Any, Any]:
+    """CuPy, and where the kernel writes: ``out`` itself when it may, else a new array."""
     import cupy
 
     direct = _writes_in_place(cupy, out, np.dtype(center.dtype), (center, left, right))
-    result = out if direct else cupy.empty(center.shape, dtype=center.dtype)
-    if center.size:  # empty blocks launch nothing, and compile nothing
-        function, grid, block = _gradient_kernel(center, axis, plan)
-        arguments = launch_arguments(cupy, center, axis, plan, left, right, result)[0]
-        function(grid, block, arguments)
-    return deliver(result, out)
+    return cupy, out if direct else cupy.empty(center.shape, dtype=center.dtype)
 
 
 def _rules(plan: WeightedBlockPlan, n: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -532,10 +536,7 @@ def weighted_stencil(
     Arguments are those of :func:`xgradient.kernels.weighted_stencil`, already
     checked there; the result (or ``out``, filled) is a CuPy array.
     """
-    import cupy
-
-    direct = _writes_in_place(cupy, out, np.dtype(center.dtype), (center, left, right))
-    result = out if direct else cupy.empty(center.shape, dtype=center.dtype)
+    cupy, result = _result_array(center, left, right, out)
     if center.size:  # empty blocks launch nothing, and compile nothing
         function, tables = _weighted_kernel(center, axis, plan)
         arguments = weighted_arguments(cupy, center, axis, plan, left, right, result, tables)[0]

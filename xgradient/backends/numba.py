@@ -211,17 +211,22 @@ class EndRows(NamedTuple):
 
 
 @Compiled
-def rows_uniform(left, center, right, out, i0, i1, two_h, parts, ends):  # pragma: no cover
-    """numpy.gradient's uniform interior on (pre, m, post) blocks, with the end rows.
+def rows_gradient(
+    left, center, right, out, i0, i1, two_h, a, b, c, parts, ends
+):  # pragma: no cover
+    """numpy.gradient's interior on (pre, m, post) blocks, with the dimension's end rows.
 
-    Tile by tile along `post` and, within a tile, point by point along the
-    axis: the input rows' tiles stay in cache between neighbouring points,
-    so each input element comes from memory once.  `parts` also cuts the
-    axis into pieces when there are few (row, tile) items (a 2-D field
-    along its first axis), so that every thread gets work.
+    Uniform spacing (``(f[i+1] - f[i-1]) / two_h``) when ``a`` is empty,
+    else the non-uniform weights ``a, b, c`` of each point.  Tile by tile
+    along `post` and, within a tile, point by point along the axis: the
+    input rows' tiles stay in cache between neighbouring points, so each
+    input element comes from memory once.  `parts` also cuts the axis into
+    pieces when there are few (row, tile) items (a 2-D field along its
+    first axis), so that every thread gets work.
     """
     pre, m, post = center.shape
     tiles = (post + TILE - 1) // TILE
+    uniform = a.shape[0] == 0
     width, at_start, at_end = ends.width, ends.at_start, ends.at_end
     sa, sb, sc = ends.start
     ea, eb, ec = ends.end
@@ -234,35 +239,22 @@ def rows_uniform(left, center, right, out, i0, i1, two_h, parts, ends):  # pragm
         s0, s1 = _piece(i0, i1, part, parts)
         for i in range(s0, s1):
             prev, nxt = _neighbours(left, center, right, p, i)
-            dst = out[p, i]
-            for q in range(q0, q1):
-                dst[q] = (nxt[q] - prev[q]) / two_h
+            if uniform:
+                _difference_row(prev, nxt, out[p, i], two_h, q0, q1)
+            else:
+                _weighted_row(prev, center[p, i], nxt, out[p, i], a[i], b[i], c[i], q0, q1)
 
 
-@Compiled
-def rows_weighted(left, center, right, out, i0, i1, a, b, c, parts, ends):  # pragma: no cover
-    """numpy.gradient's non-uniform interior (weights a, b, c per point), as rows_uniform."""
-    pre, m, post = center.shape
-    tiles = (post + TILE - 1) // TILE
-    width, at_start, at_end = ends.width, ends.at_start, ends.at_end
-    sa, sb, sc = ends.start
-    ea, eb, ec = ends.end
-    for t in prange(pre * tiles * parts):
-        p, part, q0, q1 = _tile(t, tiles, parts, post)
-        if at_start and part == 0:
-            _edge_row(center, out, p, 0, 0, width, sa, sb, sc, q0, q1)
-        if at_end and part == parts - 1:
-            _edge_row(center, out, p, m - 1, m - width, width, ea, eb, ec, q0, q1)
-        s0, s1 = _piece(i0, i1, part, parts)
-        for i in range(s0, s1):
-            prev, nxt = _neighbours(left, center, right, p, i)
-            here = center[p, i]
-            dst = out[p, i]
-            wa = a[i]
-            wb = b[i]
-            wc = c[i]
-            for q in range(q0, q1):
-                dst[q] = wa * prev[q] + wb * here[q] + wc * nxt[q]
+@_inline
+def _difference_row(prev, nxt, dst, two_h, q0, q1):  # pragma: no cover - compiled
+    for q in range(q0, q1):
+        dst[q] = (nxt[q] - prev[q]) / two_h
+
+
+@_inline
+def _weighted_row(prev, here, nxt, dst, wa, wb, wc, q0, q1):  # pragma: no cover - compiled
+    for q in range(q0, q1):
+        dst[q] = wa * prev[q] + wb * here[q] + wc * nxt[q]
 
 
 # The last-axis kernels index with unsigned integers: numba then knows
@@ -496,7 +488,7 @@ def _stencil_row_halo(left, center, right, dst, p, i, wt, q0, acc):  # pragma: n
 
 @Compiled
 def rows_stencil(left, center, right, out, i0, i1, wt, parts, rules):  # pragma: no cover
-    """General weights wt[k, i] on (pre, m, post) blocks, tile by tile like rows_uniform.
+    """General weights wt[k, i] on (pre, m, post) blocks, tile by tile like rows_gradient.
 
     Sums are accumulated in float64, term by term in stencil order, as the
     reference does, so float32 results match it bit for bit.  `rules`
@@ -884,10 +876,11 @@ def _gradient_rows(b: _Block, plan: BlockPlan, i0: int, i1: int, ends: EndRows) 
     parts = _parts(b, i1 - i0)
     if plan.positions is None:
         two_h = _divisor(2.0 * np.float64(plan.step), b.c3.dtype)
-        rows_uniform[b.parallel](*b.operands(), i0, i1, two_h, parts, ends)
+        weights = (np.empty(0),) * 3  # none: the uniform formula
     else:
-        a, c, w = _interior_weights(plan, b.c3.shape[1], b.parallel)
-        rows_weighted[b.parallel](*b.operands(), i0, i1, a, c, w, parts, ends)
+        two_h = np.float64(1.0)  # unused
+        weights = _interior_weights(plan, b.c3.shape[1], b.parallel)
+    rows_gradient[b.parallel](*b.operands(), i0, i1, two_h, *weights, parts, ends)
 
 
 def _gradient_along_last(b: _Block, plan: BlockPlan, i0: int, i1: int) -> None:
@@ -900,8 +893,8 @@ def _gradient_along_last(b: _Block, plan: BlockPlan, i0: int, i1: int) -> None:
         x, offset = plan.positions, plan.left
         last_positions[b.parallel](*b.operands(), i0, i1, x, offset, plan.at_end, parts)
     else:
-        a, c, w = _interior_weights(plan, b.c3.shape[1], b.parallel)
-        last_weighted[b.parallel](*b.operands(), i0, i1, a, c, w, parts)
+        weights = _interior_weights(plan, b.c3.shape[1], b.parallel)
+        last_weighted[b.parallel](*b.operands(), i0, i1, *weights, parts)
 
 
 def _interior_weights(
