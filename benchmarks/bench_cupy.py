@@ -6,7 +6,7 @@ against the alternatives in one run:
 
 * ``xgradient`` - ``xgradient.gradient`` on a CuPy-backed DataArray (the
   whole call, xarray layer included);
-* ``kernel`` - the fused kernel alone, through ``xgradient.kernels.first_derivative``
+* ``kernel`` - the fused kernel alone, through ``xgradient.kernels.numpy_gradient``
   on the whole array (no xarray layer);
 * ``plain`` - xgradient's plain-array reference kernel on the same block
   (what CuPy arrays went through before the fused kernel: one CUDA kernel per

@@ -17,18 +17,18 @@ import xarray as xr
 
 import xgradient
 from xgradient import kernels
-from xgradient.backends import EngineError, installed
+from xgradient.backends import EngineError, available
 from xgradient.stencils import gradient_weights, plan_first_derivative, plan_weighted
 
 PACKAGE = Path(xgradient.__file__).parent
 
 # Each module's layer: a module may import only from its own layer or lower ones.
 LAYERS = {
-    0: {"arrays", "stencils", "metadata", "latlon", "compat"},
+    0: {"arrays", "stencils", "compat"},
     1: {"backends", "backends.reference", "backends.numba", "backends.cuda"},
     2: {"kernels"},
     3: {"chunked"},
-    4: {"positions", "derivatives", "sphere"},
+    4: {"metadata", "latlon", "positions", "derivatives", "sphere"},
     5: {"job", "store", "cluster", "runner", "demo"},
     6: {"accessor", "cli", "__init__", "__main__"},
 }
@@ -95,6 +95,25 @@ def test_imports_point_down_the_layers_and_close_no_cycle():
             visit(node, [])
 
 
+def test_below_the_xarray_layer_nothing_imports_xarray_or_dask_at_module_level():
+    # Plans, backends, the dispatch and the halo exchange are array code:
+    # dask and xarray are imported, if at all, inside the functions that need
+    # them (and for type checking only).
+    offenders = []
+    for name, path in _modules().items():
+        if RANK[name] > 3:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in tree.body:  # module level only
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            offenders += [f"{name}: {n}" for n in names if n.split(".")[0] in ("xarray", "dask")]
+    assert not offenders
+
+
 def test_every_module_imports_alone_in_a_fresh_interpreter():
     # An import cycle that module-level imports close fails only for some
     # import orders: start from each module in turn (all at once: 2 cores).
@@ -130,7 +149,7 @@ def test_no_function_is_longer_than_eighty_lines():
     assert not long
 
 
-@pytest.mark.skipif(not installed("numba"), reason="numba is not installed")
+@pytest.mark.skipif(not available("numba"), reason="numba is not installed")
 def test_the_compiled_weight_formula_is_the_python_one_bit_for_bit():
     # The numba backend compiles stencils.gradient_weights itself; its scalar
     # results must equal the array expressions the reference backend uses.
@@ -150,7 +169,7 @@ def test_the_compiled_weight_formula_is_the_python_one_bit_for_bit():
 
 @pytest.mark.parametrize("engine", ["numpy", "numba"])
 def test_every_engine_gives_numpys_bits_through_the_public_functions(engine):
-    if not installed(engine):
+    if not available(engine):
         pytest.skip(f"{engine} is not installed")
     rng = np.random.default_rng(1)
     x = np.cumsum(rng.uniform(0.5, 1.5, 11))
@@ -171,14 +190,14 @@ def test_an_unknown_engine_is_an_error_naming_the_choices():
         da.grad("x", engine="fast")
 
 
-@pytest.mark.skipif(installed("cuda"), reason="CuPy is installed here")
+@pytest.mark.skipif(available("cuda"), reason="CuPy is installed here")
 def test_an_engine_that_is_not_installed_is_an_error_saying_what_to_install():
     da = xr.DataArray(np.arange(5.0), dims="x")
     with pytest.raises(EngineError, match=r"engine='cuda' needs cupy.*install CuPy"):
         xgradient.gradient(da, "x", engine="cuda")
 
 
-@pytest.mark.skipif(not installed("numba"), reason="numba is not installed")
+@pytest.mark.skipif(not available("numba"), reason="numba is not installed")
 def test_an_engine_that_cannot_take_the_data_says_what_it_takes():
     da = xr.DataArray(np.arange(5.0) * (1 + 1j), dims="x")
     with pytest.raises(EngineError, match=r"engine='numba' takes NumPy arrays of float32.*complex"):
@@ -187,11 +206,12 @@ def test_an_engine_that_cannot_take_the_data_says_what_it_takes():
     np.testing.assert_array_equal(da.grad("x").values, np.gradient(da.values))
 
 
-def test_empty_blocks_need_no_engine_that_takes_them():
+def test_empty_blocks_go_through_whatever_the_engine():
     plan = plan_weighted(np.arange(5.0), order=1, accuracy=4).block(0, 5)
-    empty = np.empty((0, 5), dtype=complex)
-    for engine in ("auto", "numpy", *(("numba",) if installed("numba") else ())):
-        assert kernels.weighted_stencil(empty, 1, plan, engine=engine).shape == (0, 5)
+    for engine in ("auto", "numpy", *(("numba",) if available("numba") else ())):
+        for dtype in (float, complex) if engine != "numba" else (float,):
+            empty = np.empty((0, 5), dtype=dtype)
+            assert kernels.weighted_stencil(empty, 1, plan, engine=engine).shape == (0, 5)
 
 
 def test_unknown_chunk_sizes_are_an_error_naming_the_variable_and_dim():
@@ -212,3 +232,37 @@ def test_the_plans_own_numpys_edge_coefficients():
     assert a * f[0] + b * f[1] + c * f[2] == np.gradient(f, positions, edge_order=2)[0]
     a, b, c = plan.edge_coefficients(start=False)
     assert a * f[-3] + b * f[-2] + c * f[-1] == np.gradient(f, positions, edge_order=2)[-1]
+
+
+def test_auto_without_numba_uses_the_plain_array_kernels(monkeypatch):
+    # As on a machine where numba is absent or fails to import.
+    from xgradient.backends import reference
+
+    calls = []
+    for name in ("numpy_gradient", "weighted_stencil", "step_range"):
+        original = getattr(reference, name)
+        monkeypatch.setattr(
+            reference, name, lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k)
+        )
+    monkeypatch.setattr(kernels, "available", lambda engine: engine == "numpy")
+    rng = np.random.default_rng(4)
+    x = np.cumsum(rng.uniform(0.5, 1.5, 9))
+    da = xr.DataArray(rng.standard_normal((3, 9)), dims=("y", "x"), coords={"x": x})
+    np.testing.assert_array_equal(da.grad("x").values, np.gradient(da.values, x, axis=1))
+    np.testing.assert_array_equal(
+        da.chunk(x=4).grad.second("x").values, da.grad.second("x", engine="numpy").values
+    )
+    assert {"numpy_gradient", "weighted_stencil", "step_range"} <= set(calls)
+
+
+@pytest.mark.skipif(not available("numba"), reason="numba is not installed")
+def test_an_engine_that_cannot_take_dask_chunks_says_so_before_the_graph():
+    da = xr.DataArray(np.arange(6.0) * (1 + 1j), dims="x").chunk(x=2)
+    with pytest.raises(EngineError, match=r"engine='numba' takes NumPy arrays.*complex128"):
+        da.grad("x", engine="numba")
+
+
+def test_a_named_engine_is_checked_even_for_an_empty_block():
+    plan = plan_first_derivative(5, step=1.0).block(0, 5)
+    with pytest.raises(EngineError, match="unknown engine 'fast'"):
+        kernels.numpy_gradient(np.empty((0, 5)), 1, plan, engine="fast")

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xgradient
-from xgradient.backends import installed
+from xgradient.backends import available
 
 # --------------------------------------------------------------------------- helpers
 
@@ -172,7 +172,7 @@ def test_weighted_stencils_match_an_independent_reference(order, accuracy, bound
     np.testing.assert_allclose(out.values, expected, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.skipif(not installed("numba"), reason="numba is not installed")
+@pytest.mark.skipif(not available("numba"), reason="numba is not installed")
 @settings(max_examples=30, deadline=None, database=None)
 @given(
     order=st.sampled_from([1, 2]),

@@ -186,7 +186,7 @@ assert "numba" not in sys.modules, "import xgradient loaded numba"
 # A block that is not a NumPy array (a Dask array stands in for CuPy's):
 # numba's kernels cannot take it, so numba is not loaded for it.
 f = da.from_array(np.arange(10.0) ** 2, chunks=5)
-np.asarray(kernels.first_derivative(f, 0, plan_first_derivative(10, step=1.0).block(0, 10)))
+np.asarray(kernels.numpy_gradient(f, 0, plan_first_derivative(10, step=1.0).block(0, 10)))
 plan = plan_weighted(np.arange(10.0), order=1, periodic=True, period=10.0)
 np.asarray(kernels.weighted_stencil(f, 0, plan.block(0, 10), f[-1:], f[:1]))
 assert "numba" not in sys.modules, "numba loaded for blocks it cannot take"

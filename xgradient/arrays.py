@@ -17,8 +17,10 @@ __all__ = [
     "as3d",
     "deliver",
     "extended_pieces",
+    "is_cftime",
     "is_cupy",
     "is_dask",
+    "is_pint",
     "namespace",
     "result_dtype",
     "stays_as_it_is",
@@ -51,6 +53,29 @@ def is_cupy(x: Any) -> bool:
     (False, False)
     """
     return x is not None and _top_module(x) == "cupy"
+
+
+def is_pint(x: Any) -> bool:
+    """Whether ``x`` is a pint quantity (checked without importing pint).
+
+    Examples
+    --------
+    >>> is_pint(np.zeros(3))
+    False
+    """
+    return _top_module(x) == "pint" and hasattr(x, "units")
+
+
+def is_cftime(value: Any) -> bool:
+    """Whether ``value`` is a cftime date (checked without importing cftime).
+
+    Examples
+    --------
+    >>> import datetime
+    >>> is_cftime(datetime.datetime(2000, 1, 1))
+    False
+    """
+    return _top_module(value) == "cftime"
 
 
 def stays_as_it_is(x: Any) -> bool:

@@ -25,6 +25,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .kernels import ENGINE_NAMES
+
 __all__ = ["main"]
 
 COMMANDS = ("run", "demo")
@@ -174,7 +176,7 @@ def _run_parser(sub: Any) -> None:
     run.add_argument("--dtype", choices=("float32", "float64"), help="output dtype")
     run.add_argument(
         "--engine",
-        choices=("auto", "numpy", "numba", "cuda"),
+        choices=ENGINE_NAMES,
         default="auto",
         help="kernels for each chunk (default auto: numba where it applies); same results",
     )

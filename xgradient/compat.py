@@ -17,7 +17,7 @@ import numpy as np
 if TYPE_CHECKING:  # xarray is imported by the calls that use it: the Dask layer needs none
     import xarray as xr
 
-__all__ = ["dask_meta", "data_array_like", "dataset_like"]
+__all__ = ["dask_meta", "data_array_like", "dataset_like", "wrapped_data"]
 
 
 def data_array_like(obj: xr.DataArray, var: xr.Variable) -> xr.DataArray:
@@ -86,6 +86,23 @@ def dataset_like(obj: xr.Dataset, data_vars: dict[Hashable, xr.Variable]) -> xr.
                 result.encoding = {}
                 return result
     return xr.Dataset(data_vars, coords=obj.coords, attrs=obj.attrs)
+
+
+def wrapped_data(obj: xr.DataArray) -> Any:
+    """The array a DataArray wraps, as it is (a pint quantity stays one).
+
+    ``obj.data`` is the public way, and gives the same array for every
+    duck array xarray wraps; the private ``Variable._data`` avoids asking
+    xarray to convert anything (its lazily indexed file arrays included).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> wrapped_data(xr.DataArray(np.arange(3.0))).tolist()
+    [0.0, 1.0, 2.0]
+    """
+    data = getattr(obj.variable, "_data", None)
+    return obj.data if data is None else data
 
 
 def dask_meta(x: Any, dtype: np.dtype) -> Any:

@@ -20,7 +20,7 @@ import xarray as xr
 
 from .arrays import is_dask, result_dtype, stays_as_it_is
 from .chunked import apply_chunked, apply_in_memory
-from .compat import data_array_like, dataset_like
+from .compat import dask_meta, data_array_like, dataset_like
 from .kernels import Engine, check_engine, numpy_gradient, weighted_stencil
 from .metadata import derivative_attrs, user_name
 from .positions import Axis, Spacing, resolve_dims, resolve_positions
@@ -145,6 +145,8 @@ def _differentiate_variable(
     data = var.data
     ax = var.get_axis_num(axis.dim)
     if is_dask(data):
+        # A named engine that cannot take the chunks says so now, not from a task.
+        check_engine(options.engine, dask_meta(data, data.dtype))
         # Serial kernels in tasks: the scheduler already runs one per core,
         # whatever thread or process a task lands in.
         kernel = _kernel_for(plan, options.engine, parallel=False)

@@ -12,7 +12,9 @@ against its plan once, picks the backend and calls it:
   reference otherwise (other array types, complex data, numba or CuPy not
   installed);
 - ``engine="numpy"``, ``"numba"`` or ``"cuda"``: that backend, or an error
-  saying why it cannot run or cannot take the block.
+  saying why it cannot run or cannot take the block (the xarray layer asks
+  :func:`check_engine` before it builds anything, so on Dask data the error
+  comes before the graph, not from a task).
 
 Every backend evaluates numpy.gradient's expressions in numpy.gradient's
 order, so the engine never changes a result, only its speed.
@@ -25,10 +27,11 @@ from typing import Any, Literal
 import numpy as np
 
 from .arrays import is_cupy, result_dtype
-from .backends import EngineError, backend, installed
+from .backends import ENGINES, EngineError, available, backend
 from .stencils import BlockPlan, WeightedBlockPlan
 
 __all__ = [
+    "ENGINE_NAMES",
     "Engine",
     "EngineError",
     "check_engine",
@@ -39,16 +42,20 @@ __all__ = [
 ]
 
 Engine = Literal["auto", "numpy", "numba", "cuda"]
+ENGINE_NAMES = ("auto", *ENGINES)
 
 
-def check_engine(engine: str) -> str:
-    """``engine`` if it names an engine that is installed, else an :class:`EngineError`.
+def check_engine(engine: str, example: Any = None) -> str:
+    """``engine``, checked: it exists, can run here, and takes arrays like ``example``.
 
-    For the layers above, to fail before any work (or any graph) is built.
+    ``example`` (optional) is an array of the type and dtype of the blocks
+    to come, of any shape: a Dask array's ``_meta``, say.  Raises
+    :class:`EngineError` saying what is wrong, so that the layers above fail
+    before any work (or any graph) is built.
 
     Examples
     --------
-    >>> check_engine("numpy")
+    >>> check_engine("numpy", np.zeros(0, dtype=complex))
     'numpy'
     >>> check_engine("fast")
     Traceback (most recent call last):
@@ -57,8 +64,15 @@ def check_engine(engine: str) -> str:
     """
     if engine == "auto":
         return engine
-    backend(engine)  # raises if unknown or not installed
+    module = backend(engine)  # raises if unknown or unavailable
+    if example is not None and not module.takes(example):
+        raise EngineError(_refusal(engine, module, example))
     return engine
+
+
+def _refusal(engine: str, module: Any, x: Any) -> str:
+    what = f"{type(x).__module__}.{type(x).__name__} of dtype {x.dtype}"
+    return f"engine={engine!r} takes {module.TAKES}, not a {what}; use engine='auto'"
 
 
 def _candidates(center: Any, engine: str) -> tuple[str, ...]:
@@ -74,20 +88,18 @@ def _candidates(center: Any, engine: str) -> tuple[str, ...]:
 
 def _backend_for(center: Any, axis: int, plan: Any, left: Any, right: Any, engine: str) -> Any:
     """The backend module that computes this block (see the module docstring)."""
+    check_engine(engine, center)
     if center.size == 0:
         return backend("numpy")  # no arithmetic to do: any backend's empty result
     for name in _candidates(center, engine):
-        if engine == "auto" and not installed(name):
+        if engine == "auto" and not available(name):
             continue
         module = backend(name)
         if module.accepts(center, axis, plan, left, right):
             return module
-        if engine != "auto":
-            what = f"{type(center).__module__}.{type(center).__name__} of dtype {center.dtype}"
-            raise EngineError(
-                f"engine={engine!r} takes {module.TAKES}, not a {what}; use engine='auto'"
-            )
-    raise AssertionError("the reference backend takes every block")  # pragma: no cover
+    # A named engine that takes such arrays but not this block (a kernel that
+    # CUDA could not build here, say).
+    raise EngineError(f"engine={engine!r} cannot compute this block here; use engine='auto'")
 
 
 def numpy_gradient(
@@ -197,7 +209,7 @@ def step_range(positions: np.ndarray) -> tuple[float, float]:
         isinstance(positions, np.ndarray)
         and positions.ndim == 1
         and positions.dtype == np.float64
-        and installed("numba")
+        and available("numba")
     )
     return backend("numba" if compiled else "numpy").step_range(positions)
 

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .arrays import is_cftime
+
 __all__ = ["LatLon", "cf_dim", "find_lat_lon", "is_latitude_coord"]
 
 _UNITS = {
@@ -310,11 +312,7 @@ def _axis_rules(axis: str) -> list[tuple[str, Any]]:
                     v.attrs.get("standard_name") == "time"
                     or bool(_TIME_UNITS.match(str(v.attrs.get("units", ""))))
                     or v.dtype.kind == "M"
-                    or (
-                        v.dtype.kind == "O"
-                        and v.size > 0
-                        and type(v.values.flat[0]).__module__.startswith("cftime")
-                    )
+                    or (v.dtype.kind == "O" and v.size > 0 and is_cftime(v.values.flat[0]))
                 ),
             )
         )

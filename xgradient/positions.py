@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .arrays import is_cftime
 from .kernels import step_range
 from .latlon import cf_dim, is_latitude_coord
 from .metadata import user_name
@@ -171,7 +172,7 @@ def _as_positions(
             raise ValueError(f"{what} for dimension {dim!r} contains NaT")
         offset = values[0] if kind == "M" else np.timedelta64(0, "ns")
         return ((values - offset) / np.timedelta64(1, unit)).astype(np.float64), symbol
-    if kind == "O" and values.size and _is_cftime(values[0]):
+    if kind == "O" and values.size and is_cftime(values[0]):
         # cftime dates (any CF calendar): differences are datetime.timedelta.
         try:
             deltas = np.asarray(values - values[0]).astype("timedelta64[us]")
@@ -205,10 +206,6 @@ def _check_exact_integers(values: np.ndarray, positions: np.ndarray, dim: Hashab
             f"made equal (float64 holds integers exactly only up to 2**53); subtract an "
             "offset first (the first value, say)"
         )
-
-
-def _is_cftime(value: Any) -> bool:
-    return type(value).__module__.split(".")[0] == "cftime"
 
 
 def _check_positions(

@@ -32,6 +32,8 @@ from typing import Any, TypeVar
 import numpy as np
 import xarray as xr
 
+from .arrays import is_pint
+from .compat import wrapped_data
 from .derivatives import gradient, second_derivative
 from .kernels import Engine, check_engine
 from .latlon import LatLon, find_lat_lon
@@ -281,10 +283,8 @@ def _fill_poles(result: xr.DataArray, field: xr.DataArray, sphere: _Sphere, kind
 
 def _units_of(f: xr.DataArray) -> Any:
     """The pint units of a quantified DataArray (pint-xarray), else ``None``."""
-    data = f.variable._data  # no conversion of wrapped arrays
-    if type(data).__module__.startswith("pint") and hasattr(data, "units"):
-        return data.units
-    return None
+    data = wrapped_data(f)  # no conversion of wrapped arrays
+    return data.units if is_pint(data) else None
 
 
 def _plain(f: xr.DataArray, units: Any = None) -> xr.DataArray:

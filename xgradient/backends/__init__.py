@@ -10,10 +10,12 @@ engine     module                                  takes
 
 Every backend module has the same interface, and nothing else uses it but
 the dispatch (:mod:`xgradient.kernels`); whether it can run here is
-:func:`installed`:
+:func:`available`:
 
+- ``takes(x) -> bool``: whether it takes arrays of ``x``'s type and dtype
+  (any shape), and ``TAKES``, the same in words, for error messages;
 - ``accepts(center, axis, plan, left, right) -> bool``: whether it takes this
-  block, and ``TAKES``, the same in words, for error messages;
+  block with this plan;
 - ``numpy_gradient(center, axis, plan, left, right, *, parallel, out)``:
   numpy.gradient's formulas (:class:`~xgradient.stencils.BlockPlan`);
 - ``weighted_stencil(center, axis, plan, left, right, *, parallel, out)``:
@@ -29,11 +31,12 @@ not pay.  Adding an engine is adding a module here and a line to
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from types import ModuleType
 
-__all__ = ["ENGINES", "EngineError", "backend", "installed"]
+__all__ = ["ENGINES", "EngineError", "available", "backend"]
 
 #: Engine name -> (module, the package it needs, the install hint).
 ENGINES: dict[str, tuple[str, str | None, str]] = {
@@ -44,36 +47,52 @@ ENGINES: dict[str, tuple[str, str | None, str]] = {
 
 
 class EngineError(ValueError):
-    """An engine that does not exist, is not installed, or cannot take a block."""
+    """An engine that does not exist, cannot run here, or cannot take a block."""
 
 
-def installed(engine: str) -> bool:
-    """Whether ``engine``'s package is installed (found without importing it).
+def available(engine: str) -> bool:
+    """Whether ``engine`` can run here: its package imports (tried once per process).
+
+    A package that is installed but fails to import (a numba built for
+    another NumPy, say) makes its engine unavailable, as if it were absent:
+    ``engine="auto"`` then uses the others.
 
     Examples
     --------
-    >>> installed("numpy")
+    >>> available("numpy")
     True
     """
-    _, package, _ = _entry(engine)
-    return package is None or importlib.util.find_spec(package) is not None
+    return _load(engine)[0] is not None
 
 
 def backend(engine: str) -> ModuleType:
     """The backend module of ``engine``, imported on first use.
 
     Raises :class:`EngineError`, naming the engine and how to install it,
-    when its package is missing.
+    when it cannot run here.
 
     Examples
     --------
     >>> backend("numpy").__name__
     'xgradient.backends.reference'
     """
+    module, why = _load(engine)
+    if module is None:
+        raise EngineError(why)
+    return module
+
+
+@functools.cache
+def _load(engine: str) -> tuple[ModuleType | None, str]:
     module, package, hint = _entry(engine)
-    if not installed(engine):
-        raise EngineError(f"engine={engine!r} needs {package}, which is not installed: {hint}")
-    return importlib.import_module(f"{__name__}.{module}")
+    try:
+        if package is not None:
+            importlib.import_module(package)  # the CUDA backend imports CuPy only when it runs
+        return importlib.import_module(f"{__name__}.{module}"), ""
+    except ImportError as err:
+        if package is not None and importlib.util.find_spec(package) is None:
+            return None, f"engine={engine!r} needs {package}, which is not installed: {hint}"
+        return None, f"engine={engine!r} cannot run here: importing {package} failed ({err})"
 
 
 def _entry(engine: str) -> tuple[str, str | None, str]:

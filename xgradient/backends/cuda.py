@@ -43,6 +43,7 @@ __all__ = [
     "launch_arguments",
     "launch_shape",
     "numpy_gradient",
+    "takes",
     "weighted_arguments",
     "weighted_stencil",
 ]
@@ -318,13 +319,18 @@ def launch_shape(pre: int, n: int, post: int) -> tuple[str, tuple[int, ...], tup
     return "first_derivative", (blocks,), (_THREADS,)
 
 
+def takes(x: Any) -> bool:
+    """Whether the CUDA kernels take arrays of ``x``'s type and dtype: see :data:`TAKES`."""
+    return is_cupy(x) and np.dtype(x.dtype) in _CTYPES
+
+
 def accepts(center: Any, axis: int, plan: Any, left: Any, right: Any) -> bool:
     """Whether the CUDA kernels take this block: see :data:`TAKES`.
 
     Also no when CuPy cannot build the kernel on this machine (no NVRTC
     library, say; warned once): the block then takes the plain-array path.
     """
-    if not is_cupy(center) or np.dtype(center.dtype) not in _CTYPES:
+    if not takes(center):
         return False
     if not all(h is None or (is_cupy(h) and h.dtype == center.dtype) for h in (left, right)):
         return False

@@ -41,6 +41,7 @@ __all__ = [
     "accepts",
     "numpy_gradient",
     "step_range",
+    "takes",
     "weighted_stencil",
 ]
 
@@ -57,17 +58,21 @@ TILE = 4096
 prange = numba.prange
 
 
-def accepts(center: Any, axis: int, plan: Any, left: Any, right: Any) -> bool:
-    """Whether the compiled kernels take this block: see :data:`TAKES`."""
-    if not isinstance(center, np.ndarray):
+def takes(x: Any) -> bool:
+    """Whether the compiled kernels take arrays of ``x``'s type and dtype: see :data:`TAKES`."""
+    if not isinstance(x, np.ndarray):
         return False
-    if any(h is not None and not isinstance(h, np.ndarray) for h in (left, right)):
-        return False
-    if center.dtype.kind in "biu":
+    if x.dtype.kind in "biu":
         return True  # computed as float64, as numpy.gradient does
     # ``isnative``, not ``byteorder == "="``: zarr v3 hands out explicitly
     # little-endian dtypes ("<f4"), native on most machines.
-    return center.dtype in _DTYPES and center.dtype.isnative
+    return x.dtype in _DTYPES and x.dtype.isnative
+
+
+def accepts(center: Any, axis: int, plan: Any, left: Any, right: Any) -> bool:
+    """Whether the compiled kernels take this block: NumPy block and halos, see :func:`takes`."""
+    halos_too = all(h is None or isinstance(h, np.ndarray) for h in (left, right))
+    return takes(center) and halos_too
 
 
 # -- compiling ---------------------------------------------------------------------

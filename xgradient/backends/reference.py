@@ -7,7 +7,7 @@ expressions are numpy.gradient's, in numpy.gradient's order: the compiled
 backends are tested bit for bit against it.
 
 Every backend module has this interface (see :mod:`xgradient.backends`):
-``accepts(center, axis, plan, left, right)``, ``TAKES``,
+``takes(x)``, ``accepts(center, axis, plan, left, right)``, ``TAKES``,
 ``numpy_gradient(...)`` and ``weighted_stencil(...)``.
 """
 
@@ -20,9 +20,14 @@ import numpy as np
 from ..arrays import deliver, extended_pieces, namespace, result_dtype, take, window
 from ..stencils import BlockPlan, WeightedBlockPlan
 
-__all__ = ["TAKES", "accepts", "numpy_gradient", "step_range", "weighted_stencil"]
+__all__ = ["TAKES", "accepts", "numpy_gradient", "step_range", "takes", "weighted_stencil"]
 
 TAKES = "any array"
+
+
+def takes(x: Any) -> bool:
+    """Every array: this is the backend of last resort."""
+    return True
 
 
 def accepts(center: Any, axis: int, plan: Any, left: Any, right: Any) -> bool:
