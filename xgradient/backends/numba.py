@@ -148,6 +148,21 @@ def _weights_at(x, left, i, m, at_end):  # pragma: no cover - compiled
     return _weights(h1, h2)
 
 
+# numpy.gradient's two expressions, each written once: a difference over a
+# divisor (the uniform interior, the first-order ends) and three weights
+# (the non-uniform interior, the second-order ends).
+
+
+@_inline
+def _difference(f0, f1, divisor):  # pragma: no cover - compiled
+    return (f1 - f0) / divisor
+
+
+@_inline
+def _three(a, f0, b, f1, c, f2):  # pragma: no cover - compiled
+    return a * f0 + b * f1 + c * f2
+
+
 @_inline
 def _edge_row(center, out, p, i, j0, width, a, b, c, q0, q1):  # pragma: no cover
     # numpy.gradient's one-sided formula for row i of tile [q0, q1) from
@@ -157,11 +172,11 @@ def _edge_row(center, out, p, i, j0, width, a, b, c, q0, q1):  # pragma: no cove
     dst = out[p, i]
     if width == 2:
         for q in range(q0, q1):
-            dst[q] = (f1[q] - f0[q]) / a
+            dst[q] = _difference(f0[q], f1[q], a)
     else:
         f2 = center[p, j0 + 2]
         for q in range(q0, q1):
-            dst[q] = a * f0[q] + b * f1[q] + c * f2[q]
+            dst[q] = _three(a, f0[q], b, f1[q], c, f2[q])
 
 
 @_inline
@@ -253,20 +268,23 @@ def rows_gradient(
 @_inline
 def _difference_row(prev, nxt, dst, two_h, q0, q1):  # pragma: no cover - compiled
     for q in range(q0, q1):
-        dst[q] = (nxt[q] - prev[q]) / two_h
+        dst[q] = _difference(prev[q], nxt[q], two_h)
 
 
 @_inline
 def _weighted_row(prev, here, nxt, dst, wa, wb, wc, q0, q1):  # pragma: no cover - compiled
     for q in range(q0, q1):
-        dst[q] = wa * prev[q] + wb * here[q] + wc * nxt[q]
+        dst[q] = _three(wa, prev[q], wb, here[q], wc, nxt[q])
 
 
 # The last-axis kernels index with unsigned integers: numba then knows
 # `i - 1` cannot be negative, drops its wrap-around check and LLVM
 # vectorises the loop (about 1.5x faster on the last axis).  With fewer rows
 # than threads (1-D data) `parts` cuts each row into pieces; the first and
-# the last piece also write the row's end points.
+# the last piece also write the row's end points.  (One kernel with a
+# branch per spacing kind between these loops crashed numba's threaded
+# variant: three kernels, each formula still written once, in _difference
+# and _three.)
 
 
 @Compiled
@@ -282,12 +300,12 @@ def last_uniform(left, center, right, out, i0, i1, two_h, parts):  # pragma: no 
         first, last, s0, s1 = _row_ends(m, i0, i1, part, parts)
         if first:
             prev, nxt = _first_neighbours(left, center, right, p)
-            dst[0] = (nxt - prev) / two_h
+            dst[0] = _difference(prev, nxt, two_h)
         if last:
             prev, nxt = _last_neighbours(left, center, right, p)
-            dst[m - 1] = (nxt - prev) / two_h
+            dst[m - 1] = _difference(prev, nxt, two_h)
         for i in range(numba.uint64(s0), numba.uint64(s1)):
-            dst[i] = (row[i + one] - row[i - one]) / two_h
+            dst[i] = _difference(row[i - one], row[i + one], two_h)
 
 
 @Compiled
@@ -303,12 +321,12 @@ def last_weighted(left, center, right, out, i0, i1, a, b, c, parts):  # pragma: 
         first, last, s0, s1 = _row_ends(m, i0, i1, part, parts)
         if first:
             prev, nxt = _first_neighbours(left, center, right, p)
-            dst[0] = a[0] * prev + b[0] * row[0] + c[0] * nxt
+            dst[0] = _three(a[0], prev, b[0], row[0], c[0], nxt)
         if last:
             prev, nxt = _last_neighbours(left, center, right, p)
-            dst[m - 1] = a[m - 1] * prev + b[m - 1] * row[m - 1] + c[m - 1] * nxt
+            dst[m - 1] = _three(a[m - 1], prev, b[m - 1], row[m - 1], c[m - 1], nxt)
         for i in range(numba.uint64(s0), numba.uint64(s1)):
-            dst[i] = a[i] * row[i - one] + b[i] * row[i] + c[i] * row[i + one]
+            dst[i] = _three(a[i], row[i - one], b[i], row[i], c[i], row[i + one])
 
 
 @Compiled
@@ -330,16 +348,16 @@ def last_positions(left, center, right, out, i0, i1, x, offset, at_end, parts): 
         if first:
             prev, nxt = _first_neighbours(left, center, right, p)
             a, b, c = _weights_at(x, offset, 0, m, at_end)
-            dst[0] = a * prev + b * row[0] + c * nxt
+            dst[0] = _three(a, prev, b, row[0], c, nxt)
         if last:
             prev, nxt = _last_neighbours(left, center, right, p)
             a, b, c = _weights_at(x, offset, m - 1, m, at_end)
-            dst[m - 1] = a * prev + b * row[m - 1] + c * nxt
+            dst[m - 1] = _three(a, prev, b, row[m - 1], c, nxt)
         for i in range(numba.uint64(s0), numba.uint64(s1)):
             h1 = x[base + i] - x[base + i - one]
             h2 = x[base + i + one] - x[base + i]
             a, b, c = _weights(h1, h2)
-            dst[i] = a * row[i - one] + b * row[i] + c * row[i + one]
+            dst[i] = _three(a, row[i - one], b, row[i], c, row[i + one])
 
 
 @Compiled
@@ -376,19 +394,6 @@ def edge_plane(center, out, i, j0, width, coefficients):  # pragma: no cover - c
         p = t // tiles
         q0 = (t % tiles) * TILE
         _edge_row(center, out, p, i, j0, width, a, b, c, q0, min(q0 + TILE, post))
-
-
-@Compiled
-def edge_line(rows, dst, width, coefficients):  # pragma: no cover - compiled
-    """numpy.gradient's one-sided formula on flat rows: (f1 - f0) / a or a f0 + b f1 + c f2."""
-    a, b, c = coefficients  # parallel loops take no tuples
-    f0, f1, f2 = rows[0], rows[1], rows[width - 1]
-    if width == 2:
-        for q in prange(dst.shape[0]):
-            dst[q] = (f1[q] - f0[q]) / a
-    else:
-        for q in prange(dst.shape[0]):
-            dst[q] = a * f0[q] + b * f1[q] + c * f2[q]
 
 
 @_njit()
@@ -927,7 +932,7 @@ def _end_rows_of(plan: BlockPlan, m: int, dtype: np.dtype) -> EndRows:
         # Placeholders of the same types when off: one compiled variant.
         placeholder = (_divisor(1.0, dtype), 0.0, 0.0) if plan.edge_order == 1 else (0.0,) * 3
         coefficients = _coefficients(plan, dtype, start=start) if on else placeholder
-        ends.append((on, tuple(np.float64(c) if i else c for i, c in enumerate(coefficients))))
+        ends.append((on, tuple(coefficients)))
     (s_on, s), (e_on, e) = ends
     return EndRows(width, s_on, s, e_on, e)
 
@@ -956,21 +961,19 @@ def _edges_from_halos(b: _Block, plan: BlockPlan) -> None:
     width = plan.edge_order + 1
     total = sum(p.shape[axis] for p in pieces)
     m = b.center.shape[axis]
-    for present, start, lo, i in (
-        (plan.at_start, True, 0, 0),
-        (plan.at_end, False, total - width, m - 1),
-    ):
+    ends = ((plan.at_start, True, 0, 0), (plan.at_end, False, total - width, m - 1))
+    for present, start, lo, i in ends:
         if not present:
             continue
         cells = window(pieces, axis, lo, lo + width)
-        rows = np.stack(
-            [np.ascontiguousarray(take(cells, axis, k, k + 1)).reshape(-1) for k in range(width)]
-        )
+        rows = np.stack([np.ravel(take(cells, axis, k, k + 1)) for k in range(width)])
         target = take(b.result, axis, i, i + 1)
         contiguous = target.flags.c_contiguous
         dst = target.reshape(-1) if contiguous else np.empty(target.size, b.result.dtype)
         coefficients = _coefficients(plan, b.result.dtype, start=start)
-        edge_line[b.parallel](rows, dst, width, coefficients)
+        # The window as one (pre=1, width, post) block, the point as its row 0.
+        rows3, dst3 = rows.reshape(1, width, -1), dst.reshape(1, 1, -1)
+        edge_plane[b.parallel](rows3, dst3, 0, 0, width, coefficients)
         if not contiguous:
             target[...] = dst.reshape(target.shape)
 
