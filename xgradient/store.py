@@ -7,8 +7,9 @@
   after the new one is complete; an output that is the input, inside it or
   around it is refused, as is overwriting anything that is not a store of
   the output's format.
-* A zarr output is written in *regions* (runs of whole chunks along each
-  variable's most-chunked dim, :func:`plan_regions`).  A record inside the partial
+* A zarr output is written in *regions* (runs of whole chunks along the
+  variables' most-chunked dim, all the variables chunked alike along it
+  together, :func:`plan_regions`).  A record inside the partial
   store lists the regions finished so far and the options of the job; it is
   replaced atomically after each region, so a run that is killed, preempted
   or interrupted can be continued with ``resume=True``: only regions not yet
@@ -194,38 +195,45 @@ def _is_replaceable(path: Path, fmt: Format) -> bool:
 
 @dataclass(frozen=True)
 class Region:
-    """A run of whole chunks of one variable along one of its dims."""
+    """A run of whole chunks along one dim, of the variables written together."""
 
-    variable: str
+    variables: tuple[str, ...]
     dim: str
     start: int
     stop: int
 
     @property
     def key(self) -> str:
-        return f"{self.variable}[{self.dim}={self.start}:{self.stop}]"
+        return f"{','.join(self.variables)}[{self.dim}={self.start}:{self.stop}]"
 
 
 def plan_regions(out: xr.Dataset) -> list[Region]:
-    """Split every variable into regions of whole chunks along its most-chunked dim.
+    """Split the variables into regions of whole chunks along their most-chunked dim.
+
+    Variables with the same chunks along that dim (the derivatives of one
+    input along several dims, say) share their regions: one region writes
+    them all from one graph, so each input chunk is read once, not once per
+    derivative.
 
     Examples
     --------
     >>> ds = xr.Dataset({"a": (("t", "x"), [[1.0, 2.0]] * 5)}).chunk(t=2)
-    >>> [r.key for r in plan_regions(ds)]
-    ['a[t=0:2]', 'a[t=2:4]', 'a[t=4:5]']
+    >>> [r.key for r in plan_regions(ds.assign(b=ds.a))]
+    ['a,b[t=0:2]', 'a,b[t=2:4]', 'a,b[t=4:5]']
     """
-    regions = []
+    groups: dict[tuple[str, tuple[int, ...]], list[str]] = {}
     for name, var in out.data_vars.items():
         # Along the dim with the most chunks: finest progress and resume.
         sizes = var.chunks or tuple((n,) for n in var.shape)
         axis = max(range(var.ndim), key=lambda i: len(sizes[i]))
-        dim, chunks = str(var.dims[axis]), sizes[axis]
+        groups.setdefault((str(var.dims[axis]), tuple(sizes[axis])), []).append(str(name))
+    regions = []
+    for (dim, chunks), names in groups.items():
         per_region = -(-len(chunks) // MAX_REGIONS_PER_VARIABLE)
         start = 0
         for i in range(0, len(chunks), per_region):
             stop = start + sum(chunks[i : i + per_region])
-            regions.append(Region(str(name), dim, start, stop))
+            regions.append(Region(tuple(names), dim, start, stop))
             start = stop
     return regions
 
@@ -358,7 +366,7 @@ def _run_regions(
     writes = []
     with quiet_zarr():
         for region in todo:
-            piece = out[[region.variable]].isel({region.dim: slice(region.start, region.stop)})
+            piece = out[list(region.variables)].isel({region.dim: slice(region.start, region.stop)})
             piece = piece.drop_vars(list(piece.coords))
             writes.append(
                 piece.to_zarr(
@@ -384,8 +392,10 @@ def _run_regions(
 
 
 def _region_bytes(out: xr.Dataset, region: Region) -> int:
-    var = out[region.variable]
-    return var.nbytes * (region.stop - region.start) // max(var.shape[0], 1)
+    return sum(
+        out[name].nbytes * (region.stop - region.start) // max(out.sizes[region.dim], 1)
+        for name in region.variables
+    )
 
 
 def _write_netcdf(out: xr.Dataset, partial: Path, client: Any, progress: Progress | None) -> None:
