@@ -69,13 +69,21 @@ step("first gradient (Dask, float64, y and x)")
 t = threading.Thread(target=compute)
 t.start(); t.join()
 step("second gradient (same)")
-if "xgradient._compiled" in sys.modules:
-    from xgradient import _compiled
-    for parallel, kernels in _compiled._KERNELS.items():
-        for name, dispatcher in kernels.items():
-            if dispatcher.signatures:
-                kind = "threaded" if parallel else "serial"
-                print(f"    in use: {name} ({kind}), {len(dispatcher.signatures)} signature(s)")
+backend = sys.modules.get("xgradient.backends.numba")  # imported when a block used it
+if backend is None:
+    print("    in use: no compiled kernel (the numba backend was not imported)")
+else:
+    def in_use(name, kind, dispatcher):
+        if dispatcher.signatures:
+            print(f"    in use: {name} ({kind}), {len(dispatcher.signatures)} signature(s)")
+
+    for name, value in sorted(vars(backend).items()):
+        if isinstance(value, backend.Compiled):  # k[False] serial, k[True] threaded
+            in_use(name, "serial", value[False])
+            in_use(name, "threaded", value[True])
+        elif (hasattr(value, "signatures") and hasattr(value, "targetoptions")
+              and value.targetoptions.get("inline") != "always"):  # inlined: no code of its own
+            in_use(name, "serial", value)
 """
 
 WORKER_RSS = """
