@@ -103,3 +103,14 @@ def random_first_derivative_plan(
         return plan_first_derivative(n, step=float(rng.uniform(0.1, 3.0)), edge_order=edge_order)
     positions = np.cumsum(rng.uniform(0.2, 2.0, n)).astype(dtype)
     return plan_first_derivative(n, positions=positions, edge_order=edge_order)
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """The address of a two-process LocalCluster, one per test module (the CLI tests')."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as cluster:
+        yield cluster.scheduler_address

@@ -28,16 +28,6 @@ from xgradient.job import JobOptions, choose_chunks, slab_chunks
 pytestmark = pytest.mark.distributed
 
 
-@pytest.fixture(scope="module")
-def scheduler():
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as cluster:
-        yield cluster.scheduler_address
-
-
 def _dataset() -> xr.Dataset:
     rng = np.random.default_rng(0)
     lon = np.arange(0.0, 360.0, 30.0)

@@ -25,16 +25,6 @@ from xgradient.store import load_record, partial_path
 pytestmark = pytest.mark.distributed
 
 
-@pytest.fixture(scope="module")
-def scheduler():
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as cluster:
-        yield cluster.scheduler_address
-
-
 def _winds() -> xr.Dataset:
     """A global grid with pole rows: u (float64), v (float32), t, and a 1-D label."""
     rng = np.random.default_rng(3)
