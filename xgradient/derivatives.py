@@ -9,7 +9,6 @@ CF attributes (:mod:`xgradient.metadata`).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -78,6 +77,7 @@ def _check_options(
     boundary: Any,
     period: Any,
     all_dims: Sequence[Hashable] | None = None,
+    engine: str = "auto",
 ) -> Options:
     """Validate the options of one call differentiating ``dims``.
 
@@ -120,7 +120,7 @@ def _check_options(
                 f"add boundary={{{d!r}: 'periodic'}} or drop the period"
             )
         periods[d] = value
-    return Options(order, int(edge_order), int(accuracy), boundary, periods)
+    return Options(order, int(edge_order), int(accuracy), boundary, periods, check_engine(engine))
 
 
 def _variable_label(name: Hashable | None) -> str:
@@ -268,8 +268,8 @@ def _derivatives(
     engine: str,
 ) -> T | tuple[T, ...]:
     dims, single = resolve_dims(obj, dim)
-    options = _check_options(dims, order, edge_order, accuracy, boundary, period, tuple(obj.dims))
-    options = dataclasses.replace(options, engine=check_engine(engine))
+    all_dims = tuple(obj.dims)
+    options = _check_options(dims, order, edge_order, accuracy, boundary, period, all_dims, engine)
     axes = resolve_positions(obj, dims, spacing, datetime_unit)
     results = tuple(_differentiate(obj, axis, options) for axis in axes)
     return results[0] if single else results
