@@ -24,11 +24,11 @@ PACKAGE = Path(xgradient.__file__).parent
 
 # Each module's layer: a module may import only from its own layer or lower ones.
 LAYERS = {
-    0: {"arrays", "stencils", "compat"},
+    0: {"arrays", "stencils", "missing", "compat"},
     1: {"backends", "backends.reference", "backends.numba", "backends.cuda"},
     2: {"kernels"},
     3: {"chunked"},
-    4: {"metadata", "latlon", "positions", "derivatives", "sphere"},
+    4: {"metadata", "latlon", "positions", "masking", "derivatives", "sphere"},
     5: {"job", "store", "cluster", "runner", "demo"},
     6: {"accessor", "cli", "__init__", "__main__"},
 }

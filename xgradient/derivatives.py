@@ -20,8 +20,17 @@ import xarray as xr
 from .arrays import is_dask, result_dtype, stays_as_it_is
 from .chunked import apply_chunked, apply_in_memory
 from .compat import dask_meta, data_array_like, dataset_like
-from .kernels import Engine, check_engine, numpy_gradient, weighted_stencil
+from .kernels import (
+    Engine,
+    EngineError,
+    check_engine,
+    numpy_gradient,
+    omit_missing,
+    weighted_stencil,
+)
+from .masking import NanPolicy, apply_mask, check_nan_policy
 from .metadata import derivative_attrs, user_name
+from .missing import MissingPlan, plan_missing
 from .positions import Axis, Spacing, resolve_dims, resolve_positions
 from .stencils import FirstDerivativePlan, plan_first_derivative, plan_weighted
 
@@ -43,6 +52,7 @@ class Options:
     boundary: BoundaryArg
     period: Mapping[Hashable, float]
     engine: str = "auto"
+    nan_policy: str = "propagate"
 
     def boundary_for(self, dim: Hashable) -> str:
         if isinstance(self.boundary, Mapping):
@@ -78,6 +88,7 @@ def _check_options(
     period: Any,
     all_dims: Sequence[Hashable] | None = None,
     engine: str = "auto",
+    nan_policy: str = "propagate",
 ) -> Options:
     """Validate the options of one call differentiating ``dims``.
 
@@ -120,7 +131,13 @@ def _check_options(
                 f"add boundary={{{d!r}: 'periodic'}} or drop the period"
             )
         periods[d] = value
-    return Options(order, int(edge_order), int(accuracy), boundary, periods, check_engine(engine))
+    engine = check_engine(engine)
+    if nan_policy == "omit" and engine == "cuda":
+        raise EngineError(
+            "engine='cuda' has no kernel for nan_policy='omit'; use engine='auto' "
+            "(CuPy data then takes the plain-array kernels, on the GPU)"
+        )
+    return Options(order, int(edge_order), int(accuracy), boundary, periods, engine, nan_policy)
 
 
 def _variable_label(name: Hashable | None) -> str:
@@ -129,7 +146,12 @@ def _variable_label(name: Hashable | None) -> str:
 
 
 def _kernel_for(plan: Any, engine: str, **options: Any) -> Callable[..., Any]:
-    kernel = numpy_gradient if isinstance(plan, FirstDerivativePlan) else weighted_stencil
+    if isinstance(plan, MissingPlan):
+        kernel = omit_missing
+    elif isinstance(plan, FirstDerivativePlan):
+        kernel = numpy_gradient
+    else:
+        kernel = weighted_stencil
     return functools.partial(kernel, engine=engine, **options)
 
 
@@ -218,22 +240,28 @@ def _plan(obj: xr.DataArray | xr.Dataset, axis: Axis, options: Options) -> Any:
         )
     if numpy_formulas:
         # numpy.gradient's own formulas, bit for bit.
-        return plan_first_derivative(
+        plan = plan_first_derivative(
             n,
             step=axis.step,
             positions=axis.positions,
             step_range=axis.step_range,
             edge_order=options.edge_order,
         )
+        return plan_missing(plan) if options.nan_policy == "omit" else plan
     positions = axis.as_positions(n)
     period = _period(axis, positions, options.period.get(axis.dim)) if periodic else None
-    return plan_weighted(
+    plan = plan_weighted(
         positions,
         order=options.order,
         accuracy=options.accuracy,
         periodic=periodic,
         period=period,
         step=axis.step,
+    )
+    if options.nan_policy != "omit":
+        return plan
+    return plan_missing(
+        plan, positions, order=options.order, accuracy=options.accuracy, period=period
     )
 
 
@@ -266,11 +294,17 @@ def _derivatives(
     period: Any,
     datetime_unit: str | None,
     engine: str,
+    nan_policy: str = "propagate",
+    mask: xr.DataArray | None = None,
 ) -> T | tuple[T, ...]:
     dims, single = resolve_dims(obj, dim)
     all_dims = tuple(obj.dims)
-    options = _check_options(dims, order, edge_order, accuracy, boundary, period, all_dims, engine)
+    nan_policy = check_nan_policy(nan_policy, mask)
+    options = _check_options(
+        dims, order, edge_order, accuracy, boundary, period, all_dims, engine, nan_policy
+    )
     axes = resolve_positions(obj, dims, spacing, datetime_unit)
+    obj = apply_mask(obj, mask)
     results = tuple(_differentiate(obj, axis, options) for axis in axes)
     return results[0] if single else results
 
@@ -287,6 +321,8 @@ def gradient(
     period: Period = ...,
     datetime_unit: str | None = ...,
     engine: Engine = ...,
+    nan_policy: NanPolicy = ...,
+    mask: xr.DataArray | None = ...,
 ) -> T: ...
 
 
@@ -302,6 +338,8 @@ def gradient(
     period: Period = ...,
     datetime_unit: str | None = ...,
     engine: Engine = ...,
+    nan_policy: NanPolicy = ...,
+    mask: xr.DataArray | None = ...,
 ) -> tuple[T, ...]: ...
 
 
@@ -316,6 +354,8 @@ def gradient(
     period: Period = None,
     datetime_unit: str | None = None,
     engine: Engine = "auto",
+    nan_policy: NanPolicy = "propagate",
+    mask: xr.DataArray | None = None,
 ) -> T | tuple[T, ...]:
     """Derivative of ``obj`` along named dimensions.
 
@@ -366,6 +406,21 @@ def gradient(
         changes a result, only its speed; one that is not installed, or
         cannot take the data (``"numba"`` with complex data, say), is an
         error.
+    nan_policy
+        ``"propagate"`` (numpy.gradient's numbers: a NaN spreads to the
+        points whose stencils reach it) or ``"omit"``: a missing value (NaN)
+        is treated like the end of the domain.  On any 1-D line along the
+        dim the result then equals these formulas applied separately to each
+        maximal run of valid points, with runs too short for the stencil
+        giving NaN; missing points stay NaN.  Lazily on Dask data too, with
+        the wider halo the rule needs.
+    mask
+        A boolean DataArray, True where the data is valid (a land-sea mask,
+        say), on dims of ``obj`` and broadcast against it: points where it
+        is False count as missing whatever the data holds there (fill
+        values, zeros) and are NaN in the result.  Implies
+        ``nan_policy="omit"``.  On a Dataset it applies to the variables
+        that have all its dims.
 
     Returns
     -------
@@ -426,6 +481,8 @@ def gradient(
         period=period,
         datetime_unit=datetime_unit,
         engine=engine,
+        nan_policy=nan_policy,
+        mask=mask,
     )
 
 
@@ -440,6 +497,8 @@ def second_derivative(
     period: Period = ...,
     datetime_unit: str | None = ...,
     engine: Engine = ...,
+    nan_policy: NanPolicy = ...,
+    mask: xr.DataArray | None = ...,
 ) -> T: ...
 
 
@@ -454,6 +513,8 @@ def second_derivative(
     period: Period = ...,
     datetime_unit: str | None = ...,
     engine: Engine = ...,
+    nan_policy: NanPolicy = ...,
+    mask: xr.DataArray | None = ...,
 ) -> tuple[T, ...]: ...
 
 
@@ -467,6 +528,8 @@ def second_derivative(
     period: Period = None,
     datetime_unit: str | None = None,
     engine: Engine = "auto",
+    nan_policy: NanPolicy = "propagate",
+    mask: xr.DataArray | None = None,
 ) -> T | tuple[T, ...]:
     """Second derivative of ``obj`` along named dimensions.
 
@@ -508,4 +571,6 @@ def second_derivative(
         period=period,
         datetime_unit=datetime_unit,
         engine=engine,
+        nan_policy=nan_policy,
+        mask=mask,
     )

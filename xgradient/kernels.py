@@ -28,6 +28,7 @@ import numpy as np
 
 from .arrays import is_cupy, result_dtype
 from .backends import ENGINES, EngineError, available, backend
+from .missing import MissingGradientBlock, MissingStencilBlock
 from .stencils import BlockPlan, WeightedBlockPlan
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "EngineError",
     "check_engine",
     "numpy_gradient",
+    "omit_missing",
     "result_dtype",
     "step_range",
     "weighted_stencil",
@@ -190,6 +192,42 @@ def weighted_stencil(
     return chosen.weighted_stencil(center, axis, plan, left, right, parallel=parallel, out=out)
 
 
+def omit_missing(
+    center: Any,
+    axis: int,
+    plan: MissingGradientBlock | MissingStencilBlock,
+    left: Any = None,
+    right: Any = None,
+    *,
+    engine: str = "auto",
+    parallel: bool | None = None,
+    out: Any = None,
+) -> Any:
+    """A block's derivative whose stencils stop at missing values (``nan_policy="omit"``).
+
+    The kernel for :class:`~xgradient.missing.MissingPlan`: each point takes
+    the formula its run of valid points allows (see :mod:`xgradient.missing`),
+    so that on any line the result is the dimension's formulas applied to
+    each run of valid points separately.  Parameters as :func:`numpy_gradient`;
+    the halos are ``plan.left`` and ``plan.right`` cells, wider than the
+    ``"propagate"`` kernels' (the rule looks ``plan.reach`` cells each way).
+    The CUDA engine has no kernel for it: ``engine="auto"`` computes CuPy
+    blocks with the plain-array one.
+
+    Examples
+    --------
+    >>> from xgradient.missing import plan_missing
+    >>> from xgradient.stencils import plan_first_derivative
+    >>> f = np.array([[1.0, 2.0, np.nan, 4.0, 6.0, 9.0]])
+    >>> plan = plan_missing(plan_first_derivative(6, step=1.0))
+    >>> omit_missing(f, 1, plan.block(0, 6))
+    array([[1. , 1. , nan, 2. , 2.5, 3. ]])
+    """
+    axis = _check_block(center, axis, plan, left, right, out)
+    chosen = _backend_for(center, axis, plan, left, right, engine)
+    return chosen.omit_missing(center, axis, plan, left, right, parallel=parallel, out=out)
+
+
 def step_range(positions: np.ndarray) -> tuple[float, float]:
     """The smallest and largest difference of consecutive 1-D positions.
 
@@ -227,6 +265,8 @@ def _check_block(center: Any, axis: int, plan: Any, left: Any, right: Any, out: 
 
 def _planned_points(plan: Any) -> int | None:
     """How many points along the axis ``plan`` is for (``None``: uniform, any number)."""
+    if isinstance(plan, (MissingGradientBlock, MissingStencilBlock)):
+        return plan.size
     if isinstance(plan, WeightedBlockPlan):
         return len(plan.weights)
     if plan.positions is None:

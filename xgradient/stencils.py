@@ -24,6 +24,7 @@ __all__ = [
     "WeightedPlan",
     "finite_difference_weights",
     "gradient_weights",
+    "one_sided_weights",
     "plan_first_derivative",
     "plan_weighted",
 ]
@@ -112,16 +113,37 @@ class BlockPlan:
         # In the positions' dtype, as numpy computes them (float64 from the
         # xarray layer; the Python constants do not promote a float32).
         if start:
-            h1, h2 = x[1] - x[0], x[2] - x[1]
-            a = -(2.0 * h1 + h2) / (h1 * (h1 + h2))
-            b = (h1 + h2) / (h1 * h2)
-            c = -h1 / (h2 * (h1 + h2))
+            a, b, c = one_sided_weights(x[1] - x[0], x[2] - x[1], start=True)
         else:
-            h1, h2 = x[-2] - x[-3], x[-1] - x[-2]
-            a = (h2) / (h1 * (h1 + h2))
-            b = -(h2 + h1) / (h1 * h2)
-            c = (2.0 * h2 + h1) / (h2 * (h1 + h2))
+            a, b, c = one_sided_weights(x[-2] - x[-3], x[-1] - x[-2], start=False)
         return np.float64(a), np.float64(b), np.float64(c)
+
+
+def one_sided_weights(h1: Any, h2: Any, *, start: bool) -> tuple[Any, Any, Any]:
+    """numpy.gradient's second-order one-sided weights from the two spacings at an end.
+
+    At a first point, the weights of ``f[0], f[1], f[2]`` with spacings
+    ``h1 = x[1] - x[0]`` and ``h2 = x[2] - x[1]``; at a last point
+    (``start=False``), of ``f[-3], f[-2], f[-1]`` with ``h1 = x[-2] - x[-3]``
+    and ``h2 = x[-1] - x[-2]``.  The one place these expressions are written:
+    the dimension's ends (:meth:`BlockPlan.edge_coefficients`) and the ends
+    of runs of valid points (:mod:`xgradient.missing`) use it, on scalars or
+    on arrays of spacings alike.
+
+    Examples
+    --------
+    >>> one_sided_weights(1.0, 1.0, start=True)
+    (-1.5, 2.0, -0.5)
+    """
+    if start:
+        a = -(2.0 * h1 + h2) / (h1 * (h1 + h2))
+        b = (h1 + h2) / (h1 * h2)
+        c = -h1 / (h2 * (h1 + h2))
+    else:
+        a = (h2) / (h1 * (h1 + h2))
+        b = -(h2 + h1) / (h1 * h2)
+        c = (2.0 * h2 + h1) / (h2 * (h1 + h2))
+    return a, b, c
 
 
 def gradient_weights(h1: Any, h2: Any) -> tuple[Any, Any, Any]:
@@ -321,6 +343,7 @@ class WeightedPlan:
     periodic: bool
     weights: np.ndarray
     edges: tuple[tuple[int, int, np.ndarray], ...] = ()
+    step: float | None = None  # the uniform spacing the weights come from, if uniform
 
     def _interior(self, start: int, stop: int) -> tuple[int, int]:
         if self.periodic:
@@ -436,10 +459,12 @@ def _plan_uniform(n: int, step: float, order: int, accuracy: int, periodic: bool
     centred = finite_difference_weights(offsets[None, :] * step, order)[0]
     weights = np.broadcast_to(centred, (n, 2 * radius + 1))
     if periodic:
-        return WeightedPlan(n=n, radius=radius, periodic=True, weights=weights)
+        return WeightedPlan(n=n, radius=radius, periodic=True, weights=weights, step=step)
     edges = []
     for i in _edge_points(n, radius):
         start = 0 if i < radius else n - accuracy - order
         nodes = (np.arange(start, start + accuracy + order, dtype=np.float64) - i) * step
         edges.append((i, start, finite_difference_weights(nodes[None, :], order)[0]))
-    return WeightedPlan(n=n, radius=radius, periodic=False, weights=weights, edges=tuple(edges))
+    return WeightedPlan(
+        n=n, radius=radius, periodic=False, weights=weights, edges=tuple(edges), step=step
+    )

@@ -19,7 +19,10 @@ the dispatch (:mod:`xgradient.kernels`); whether it can run here is
 - ``numpy_gradient(center, axis, plan, left, right, *, parallel, out)``:
   numpy.gradient's formulas (:class:`~xgradient.stencils.BlockPlan`);
 - ``weighted_stencil(center, axis, plan, left, right, *, parallel, out)``:
-  general weights (:class:`~xgradient.stencils.WeightedBlockPlan`).
+  general weights (:class:`~xgradient.stencils.WeightedBlockPlan`);
+- ``omit_missing(center, axis, plan, left, right, *, parallel, out)``:
+  either, stopping at missing values (the block plans of
+  :mod:`xgradient.missing`); the CUDA backend accepts no such block.
 
 Their results are bit-identical to each other's.  Backends are leaves: they
 import plans and array helpers, never the dispatch, the Dask layer or

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..arrays import as3d, deliver, is_cupy
+from ..missing import MissingGradientBlock, MissingStencilBlock
 from ..stencils import BlockPlan, WeightedBlockPlan
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "launch_arguments",
     "launch_shape",
     "numpy_gradient",
+    "omit_missing",
     "takes",
     "weighted_arguments",
     "weighted_stencil",
@@ -330,8 +332,8 @@ def accepts(center: Any, axis: int, plan: Any, left: Any, right: Any) -> bool:
     Also no when CuPy cannot build the kernel on this machine (no NVRTC
     library, say; warned once): the block then takes the plain-array path.
     """
-    if not takes(center):
-        return False
+    if not takes(center) or isinstance(plan, (MissingGradientBlock, MissingStencilBlock)):
+        return False  # no CUDA kernel for nan_policy="omit" (yet): see omit_missing
     if not all(h is None or (is_cupy(h) and h.dtype == center.dtype) for h in (left, right)):
         return False
     if isinstance(plan, WeightedBlockPlan):
@@ -550,6 +552,24 @@ def weighted_stencil(
         blocks = min(-(-(pre * n * post) // _THREADS), _MAX_BLOCKS)
         function((blocks,), (_THREADS,), arguments)
     return deliver(result, out)
+
+
+def omit_missing(
+    center: Any,
+    axis: int,
+    plan: MissingGradientBlock | MissingStencilBlock,
+    left: Any = None,
+    right: Any = None,
+    *,
+    parallel: bool | None = None,
+    out: Any = None,
+) -> Any:
+    """No CUDA kernel stops at missing values yet: :func:`accepts` refuses such blocks.
+
+    The dispatch never calls this (``engine="auto"`` takes the plain-array
+    kernel for CuPy blocks, which runs on the GPU through CuPy's operations).
+    """
+    raise NotImplementedError("the CUDA backend has no kernel for nan_policy='omit'")
 
 
 def _writes_in_place(cupy: Any, out: Any, dtype: np.dtype, inputs: tuple[Any, ...]) -> bool:

@@ -33,13 +33,16 @@ import numba
 import numpy as np
 
 from ..arrays import as3d, deliver, extended_pieces, take, window
+from ..missing import MissingGradientBlock, MissingStencilBlock
 from ..stencils import BlockPlan, WeightedBlockPlan, gradient_weights
+from .reference import trimmed_halos
 
 __all__ = [
     "PARALLEL_MIN_SIZE",
     "TAKES",
     "accepts",
     "numpy_gradient",
+    "omit_missing",
     "step_range",
     "takes",
     "weighted_stencil",
@@ -1058,6 +1061,269 @@ def _rules_from_halos(b: _Block, plan: WeightedBlockPlan) -> None:
         edge_rule[b.parallel](cells, dst, np.asarray(weights, dtype=np.float64))
         if not np.shares_memory(dst, b.result):  # reshape had to copy: write it back
             target[...] = dst.reshape(target.shape)
+
+
+# -- stencils that stop at missing values ----------------------------------------------
+#
+# A block's "omit" result is its "propagate" result with the points near a
+# missing value recomputed: where no missing value is within reach, the two
+# rules pick the same formula (xgradient.missing).  Those points are found
+# from the propagate result itself: a stencil that reads a missing value
+# gives NaN (a zero weight times NaN is NaN too), except numpy.gradient's
+# uniform interior, which does not read its own point, so for it the block
+# is scanned as well.  Segments of the result are scanned with a loop that
+# vectorises; the few with a NaN are redone point by point.  A NaN that
+# has another cause (inf - inf) is recomputed to the same value.
+
+# Elements of a row scanned together before any is redone.
+SEGMENT = 512
+
+
+@_inline
+def _cell(l3, c3, r3, p, j, q):  # pragma: no cover - compiled
+    # Cell j of the extended block (negative: the left halo), in the block's dtype.
+    m = c3.shape[1]
+    if j < 0:
+        return l3[p, l3.shape[1] + j, q]
+    if j >= m:
+        return r3[p, j - m, q]
+    return c3[p, j, q]
+
+
+@_inline
+def _run_sides(l3, c3, r3, p, i, q, reach):  # pragma: no cover - compiled
+    # Valid cells following one another left and right of point i, up to
+    # `reach`; cells beyond the halos lie beyond the dimension's ends.
+    lo = -l3.shape[1]
+    hi = c3.shape[1] + r3.shape[1]
+    dl = 0
+    while dl < reach and i - dl - 1 >= lo:
+        v = _cell(l3, c3, r3, p, i - dl - 1, q)
+        if v != v:
+            break
+        dl += 1
+    dr = 0
+    while dr < reach and i + dr + 1 < hi:
+        v = _cell(l3, c3, r3, p, i + dr + 1, q)
+        if v != v:
+            break
+        dr += 1
+    return dl, dr
+
+
+@_inline
+def _segment_has_nan(dst, src, s0, s1, check_src):  # pragma: no cover - compiled
+    bad = False
+    for k in range(_u(s0), _u(s1)):
+        bad |= dst[k] != dst[k]
+    if check_src:
+        for k in range(_u(s0), _u(s1)):
+            bad |= src[k] != src[k]
+    return bad
+
+
+@_inline
+def _gap_gradient_point(l3, c3, r3, o3, p, i, q, order, two_h, x, first, last):  # pragma: no cover
+    # numpy.gradient's formula for point i as the rule picks it (see
+    # xgradient.missing), written to o3; x: the extended block's positions
+    # (empty for uniform spacing, then two_h is the central divisor).
+    if c3[p, i, q] != c3[p, i, q]:
+        o3[p, i, q] = np.nan
+        return
+    dl, dr = _run_sides(l3, c3, r3, p, i, q, order)
+    f = c3[p, i, q]
+    t = i if first.shape[0] > 1 else 0
+    if dl >= 1 and dr >= 1:
+        prev = _cell(l3, c3, r3, p, i - 1, q)
+        nxt = _cell(l3, c3, r3, p, i + 1, q)
+        if x.shape[0] == 0:
+            o3[p, i, q] = _difference(prev, nxt, two_h)
+        else:
+            k = l3.shape[1] + i
+            a, b, c = _weights(x[k] - x[k - 1], x[k + 1] - x[k])
+            o3[p, i, q] = _three(a, prev, b, f, c, nxt)
+    elif dl == 0 and dr >= order:
+        f1 = _cell(l3, c3, r3, p, i + 1, q)
+        if order == 1:
+            o3[p, i, q] = _difference(f, f1, first[t, 0])
+        else:
+            f2 = _cell(l3, c3, r3, p, i + 2, q)
+            o3[p, i, q] = _three(first[t, 0], f, first[t, 1], f1, first[t, 2], f2)
+    elif dr == 0 and dl >= order:
+        f1 = _cell(l3, c3, r3, p, i - 1, q)
+        if order == 1:
+            o3[p, i, q] = _difference(f1, f, last[t, 0])
+        else:
+            f2 = _cell(l3, c3, r3, p, i - 2, q)
+            o3[p, i, q] = _three(last[t, 0], f2, last[t, 1], f1, last[t, 2], f)
+    else:
+        o3[p, i, q] = np.nan
+
+
+@_inline
+def _gap_stencil_point(l3, c3, r3, o3, p, i, q, reach, wt, first, last):  # pragma: no cover
+    # The weighted stencil for point i as the rule picks it, accumulated in
+    # float64 in stencil order, as the reference does.
+    if c3[p, i, q] != c3[p, i, q]:
+        o3[p, i, q] = np.nan
+        return
+    r = (wt.shape[1] - 1) // 2
+    width = first.shape[2]
+    dl, dr = _run_sides(l3, c3, r3, p, i, q, reach)
+    t = i if first.shape[0] > 1 else 0
+    if dl + dr + 1 < width:
+        acc = np.nan  # a run too short, even if the centred stencil fits
+    elif dl >= r and dr >= r:
+        acc = wt[i, 0] * _cell(l3, c3, r3, p, i - r, q)
+        for k in range(1, 2 * r + 1):
+            acc = acc + wt[i, k] * _cell(l3, c3, r3, p, i - r + k, q)
+    elif dl < r:
+        j0 = i - dl
+        acc = first[t, dl, 0] * _cell(l3, c3, r3, p, j0, q)
+        for k in range(1, width):
+            acc = acc + first[t, dl, k] * _cell(l3, c3, r3, p, j0 + k, q)
+    else:
+        j0 = i + dr - width + 1
+        acc = last[t, dr, 0] * _cell(l3, c3, r3, p, j0, q)
+        for k in range(1, width):
+            acc = acc + last[t, dr, k] * _cell(l3, c3, r3, p, j0 + k, q)
+    o3[p, i, q] = acc
+
+
+@Compiled
+def gradient_gaps(l3, c3, r3, o3, c2, o2, check, order, two_h, x, first, last):  # pragma: no cover
+    """Redo, with the missing-value rule, the points of a numpy.gradient result near a NaN.
+
+    ``o2`` and ``c2`` are the result and the block as flat ``(pre, m * post)``
+    rows (``c2`` scanned only if ``check``: the uniform interior).
+    """
+    pre, m, post = c3.shape
+    n = m * post
+    segments = (n + SEGMENT - 1) // SEGMENT
+    for t in prange(pre * segments):
+        p = t // segments
+        s0 = (t % segments) * SEGMENT
+        s1 = min(s0 + SEGMENT, n)
+        if not _segment_has_nan(o2[p], c2[p], s0, s1, check):
+            continue
+        for k in range(s0, s1):
+            if o2[p, k] == o2[p, k] and not (check and c2[p, k] != c2[p, k]):
+                continue
+            i = k // post
+            _gap_gradient_point(l3, c3, r3, o3, p, i, k - i * post, order, two_h, x, first, last)
+
+
+@Compiled
+def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no cover
+    """Redo, with the missing-value rule, the points of a weighted-stencil result near a NaN.
+
+    A second derivative's one-sided stencils are one point wider than its
+    centred one: the middle of a run of exactly 2r + 1 points is NaN, yet
+    its centred stencil reads no missing value.  Such a point lies r + 1
+    cells from a missing one, so for these stencils the block (``c2``, flat
+    like ``o2``) and the halos are scanned too, and the points r + 1 cells
+    either side of each missing cell are redone.
+    """
+    pre, m, post = c3.shape
+    n = m * post
+    r = (wt.shape[1] - 1) // 2
+    d = r + 1 if first.shape[2] > 2 * r + 1 else 0
+    segments = (n + SEGMENT - 1) // SEGMENT
+    for t in prange(pre * segments):
+        p = t // segments
+        s0 = (t % segments) * SEGMENT
+        s1 = min(s0 + SEGMENT, n)
+        if not _segment_has_nan(o2[p], c2[p], s0, s1, d > 0):
+            continue
+        for k in range(s0, s1):
+            i = k // post
+            q = k - i * post
+            if o2[p, k] != o2[p, k]:
+                _gap_stencil_point(l3, c3, r3, o3, p, i, q, reach, wt, first, last)
+            if d > 0 and c2[p, k] != c2[p, k]:
+                for j in (i - d, i + d):
+                    if 0 <= j < m:
+                        _gap_stencil_point(l3, c3, r3, o3, p, j, q, reach, wt, first, last)
+    if d > 0:
+        # Missing halo cells whose partners r + 1 cells away lie in the block.
+        hl = l3.shape[1]
+        hr = r3.shape[1]
+        for t in prange(pre):
+            for j in range(max(-hl, -d), 0):
+                for q in range(post):
+                    if l3[t, hl + j, q] != l3[t, hl + j, q] and j + d < m:
+                        _gap_stencil_point(l3, c3, r3, o3, t, j + d, q, reach, wt, first, last)
+            for j in range(min(hr, d)):
+                for q in range(post):
+                    if r3[t, j, q] != r3[t, j, q] and m + j - d >= 0:
+                        _gap_stencil_point(l3, c3, r3, o3, t, m + j - d, q, reach, wt, first, last)
+
+
+def omit_missing(
+    center: np.ndarray,
+    axis: int,
+    plan: MissingGradientBlock | MissingStencilBlock,
+    left: np.ndarray | None = None,
+    right: np.ndarray | None = None,
+    *,
+    parallel: bool | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Compiled stencils that stop at missing values on one block.
+
+    The block's ``"propagate"`` result from the compiled kernels, then its
+    points near a missing value redone (see the comment above
+    :func:`gradient_gaps`).  Parameters as :func:`xgradient.kernels.omit_missing`.
+
+    Examples
+    --------
+    >>> from xgradient.missing import plan_missing
+    >>> from xgradient.stencils import plan_first_derivative
+    >>> f = np.array([1.0, 2.0, np.nan, 4.0, 6.0, 9.0])
+    >>> omit_missing(f, 0, plan_missing(plan_first_derivative(6, step=1.0)).block(0, 6))
+    array([1. , 1. , nan, 2. , 2.5, 3. ])
+    """
+    gradient = isinstance(plan, MissingGradientBlock)
+    kernel = numpy_gradient if gradient else weighted_stencil
+    inner = trimmed_halos(axis, plan, left, right)
+    if center.dtype.kind in "biu":  # integers are never missing
+        return kernel(center, axis, plan.base, *inner, parallel=parallel, out=out)
+    threads = _threads(center, parallel)
+    result = np.ascontiguousarray(kernel(center, axis, plan.base, *inner, parallel=threads))
+    c3 = np.ascontiguousarray(as3d(center, axis))
+    halos = []
+    for h in (left, right):
+        shape = (c3.shape[0], 0, c3.shape[2])
+        halos.append(
+            np.empty(shape, c3.dtype) if h is None else np.ascontiguousarray(as3d(h, axis))
+        )
+    o3 = as3d(result, axis)
+    pre = c3.shape[0]
+    o2, c2 = o3.reshape(pre, -1), c3.reshape(pre, -1)
+    if gradient:
+        uniform = plan.positions is None
+        x = np.empty(0) if uniform else plan.positions
+        two_h = np.float64(2.0 * np.float64(plan.step)) if uniform else np.float64(1.0)
+        gradient_gaps[threads](
+            halos[0],
+            c3,
+            halos[1],
+            o3,
+            c2,
+            o2,
+            uniform,
+            plan.edge_order,
+            two_h,
+            x,
+            plan.first,
+            plan.last,
+        )
+    else:
+        wt = np.ascontiguousarray(plan.weights, dtype=np.float64)
+        stencil_gaps[threads](
+            halos[0], c3, halos[1], o3, c2, o2, plan.reach, wt, plan.first, plan.last
+        )
+    return deliver(result, out)
 
 
 def step_range(positions: np.ndarray) -> tuple[float, float]:

@@ -18,9 +18,19 @@ from typing import Any
 import numpy as np
 
 from ..arrays import deliver, extended_pieces, namespace, result_dtype, take, window
+from ..missing import MissingGradientBlock, MissingStencilBlock
 from ..stencils import BlockPlan, WeightedBlockPlan
 
-__all__ = ["TAKES", "accepts", "numpy_gradient", "step_range", "takes", "weighted_stencil"]
+__all__ = [
+    "TAKES",
+    "accepts",
+    "numpy_gradient",
+    "omit_missing",
+    "step_range",
+    "takes",
+    "trimmed_halos",
+    "weighted_stencil",
+]
 
 TAKES = "any array"
 
@@ -168,6 +178,148 @@ def _edge_rules(pieces: list[Any], axis: int, plan: WeightedBlockPlan, out: Any)
         index = [slice(None)] * out.ndim
         index[axis] = slice(i, i + 1)
         out[tuple(index)] = acc
+
+
+def trimmed_halos(axis: int, plan: Any, left: Any, right: Any) -> tuple[Any, Any]:
+    """The innermost halo cells of a missing-value plan's halos that its ``base`` plan needs."""
+    base = plan.base
+    inner_left = None if not base.left else take(left, axis, plan.left - base.left, plan.left)
+    inner_right = None if not base.right else take(right, axis, 0, base.right)
+    return inner_left, inner_right
+
+
+def omit_missing(
+    center: Any,
+    axis: int,
+    plan: MissingGradientBlock | MissingStencilBlock,
+    left: Any = None,
+    right: Any = None,
+    *,
+    parallel: bool | None = None,
+    out: Any = None,
+) -> Any:
+    """A block's derivative whose stencils stop at missing values, with plain array operations.
+
+    The rule of :mod:`xgradient.missing`, written as directly as it reads:
+    count each point's valid neighbours on both sides, evaluate every
+    formula the rule may pick for every point, and select.  The compiled
+    backends are tested bit for bit against it.  Parameters as
+    :func:`xgradient.kernels.omit_missing`; ``parallel`` is ignored.
+
+    Examples
+    --------
+    >>> from xgradient.missing import plan_missing
+    >>> from xgradient.stencils import plan_first_derivative
+    >>> f = np.array([1.0, 2.0, np.nan, 4.0, 6.0, 9.0])
+    >>> plan = plan_missing(plan_first_derivative(6, step=1.0))
+    >>> omit_missing(f, 0, plan.block(0, 6))
+    array([1. , 1. , nan, 2. , 2.5, 3. ])
+    """
+    xp = namespace(center)
+    gradient = isinstance(plan, MissingGradientBlock)
+    kernel = numpy_gradient if gradient else weighted_stencil
+    result = kernel(center, axis, plan.base, *trimmed_halos(axis, plan, left, right))
+    if center.dtype.kind in "biu":
+        return deliver(result, out)  # integers are never missing
+    g = _padded(center, axis, plan, left, right)
+    m = center.shape[axis]
+    with np.errstate(all="ignore"):  # formulas evaluated where the rule does not pick them
+        dl, dr = _valid_run(g, axis, plan.reach, m, xp)
+        if gradient:
+            result = _gradient_rule(g, axis, plan, result, dl, dr, xp)
+        else:
+            result = _stencil_rule(g, axis, plan, result, dl, dr, xp)
+        here = take(g, axis, plan.reach, plan.reach + m)
+        result = xp.where(xp.isnan(here), xp.asarray(np.nan, dtype=result.dtype), result)
+    return deliver(result, out)
+
+
+def _padded(center: Any, axis: int, plan: Any, left: Any, right: Any) -> Any:
+    """The extended block with ``reach`` cells each side: NaN beyond the dimension's ends."""
+    xp = namespace(center)
+    pieces = extended_pieces(center, axis, left, right)
+    dtype = pieces[0].dtype
+    for side, have in ((0, plan.left), (1, plan.right)):
+        missing = plan.reach - have
+        if missing:
+            shape = list(center.shape)
+            shape[axis] = missing
+            pad = xp.full(tuple(shape), np.nan, dtype=dtype)
+            pieces = [pad, *pieces] if side == 0 else [*pieces, pad]
+    return xp.concatenate(pieces, axis=axis)
+
+
+def _valid_run(g: Any, axis: int, reach: int, m: int, xp: Any) -> tuple[Any, Any]:
+    """Valid cells following one another left (``dl``) and right (``dr``) of each point."""
+    valid = ~xp.isnan(g)
+    counts = []
+    for sign in (-1, 1):
+        alive = None
+        count = xp.zeros(take(g, axis, 0, m).shape, dtype=np.int64)
+        for k in range(1, reach + 1):
+            start = reach + sign * k
+            cell = take(valid, axis, start, start + m)
+            alive = cell if alive is None else alive & cell
+            count = count + alive
+        counts.append(count)
+    return counts[0], counts[1]
+
+
+def _cells(g: Any, axis: int, reach: int, m: int, shift: int) -> Any:
+    """Each block point's cell ``shift`` cells away, from the padded block ``g``."""
+    return take(g, axis, reach + shift, reach + shift + m)
+
+
+def _along(table: Any, ndim: int, axis: int, xp: Any) -> Any:
+    """A per-point 1-D table shaped to broadcast along ``axis``."""
+    return _shaped(xp.asarray(table), ndim, axis)
+
+
+def _gradient_rule(
+    g: Any, axis: int, plan: MissingGradientBlock, central: Any, dl: Any, dr: Any, xp: Any
+) -> Any:
+    """numpy.gradient's formulas at every point as the rule picks them (central: ``central``)."""
+    m, reach, order = plan.size, plan.reach, plan.edge_order
+    nan = xp.asarray(np.nan, dtype=central.dtype)
+    result = xp.where((dl >= 1) & (dr >= 1), central, nan)
+    for table, sign, pick in (
+        (plan.first, 1, (dl == 0) & (dr >= order)),
+        (plan.last, -1, (dr == 0) & (dl >= order)),
+    ):
+        f = [_cells(g, axis, reach, m, sign * k) for k in range(order + 1)]
+        coefficient = [_along(table[:, j], g.ndim, axis, xp) for j in range(3)]
+        if order == 1:  # (f[1] - f[0]) / h, from the run's end inwards
+            value = (f[1] - f[0]) / coefficient[0] if sign > 0 else (f[0] - f[1]) / coefficient[0]
+        elif sign > 0:
+            value = coefficient[0] * f[0] + coefficient[1] * f[1] + coefficient[2] * f[2]
+        else:
+            value = coefficient[0] * f[2] + coefficient[1] * f[1] + coefficient[2] * f[0]
+        result = xp.where(pick, value.astype(central.dtype, copy=False), result)
+    return result
+
+
+def _stencil_rule(
+    g: Any, axis: int, plan: MissingStencilBlock, centred: Any, dl: Any, dr: Any, xp: Any
+) -> Any:
+    """The weighted stencils at every point as the rule picks them (centred: ``centred``)."""
+    m, reach, r, width = plan.size, plan.reach, plan.radius, plan.width
+    nan = xp.asarray(np.nan, dtype=centred.dtype)
+    # A run shorter than the one-sided stencils is NaN, even where the
+    # centred one fits (2r + 1 points, for a second derivative).
+    long_enough = dl + dr + 1 >= width
+    result = xp.where((dl >= r) & (dr >= r) & long_enough, centred, nan)
+    for k in range(r):
+        for table, first_cell, pick in (
+            (plan.first, -k, (dl == k) & long_enough),
+            (plan.last, k - width + 1, (dr == k) & long_enough),
+        ):
+            acc = None
+            for j in range(width):
+                w = _along(table[:, k, j], g.ndim, axis, xp)
+                term = w * _cells(g, axis, reach, m, first_cell + j)
+                acc = term if acc is None else acc + term
+            result = xp.where(pick, acc.astype(centred.dtype, copy=False), result)
+    return result
 
 
 def step_range(positions: np.ndarray) -> tuple[float, float]:

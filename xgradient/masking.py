@@ -1,0 +1,102 @@
+"""``nan_policy`` and ``mask=``: which points of the data count as missing.
+
+With ``nan_policy="omit"`` the stencils stop at missing values
+(:mod:`xgradient.missing`); a ``mask`` (True where valid) marks points as
+missing whatever the data holds there, by turning them into NaN before the
+stencils run, lazily on Dask data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any, Literal, TypeVar
+
+import xarray as xr
+
+from .missing import NAN_POLICIES
+
+__all__ = ["NanPolicy", "apply_mask", "check_nan_policy"]
+
+T = TypeVar("T", xr.DataArray, xr.Dataset)
+NanPolicy = Literal["propagate", "omit"]
+
+
+def check_nan_policy(nan_policy: Any, mask: Any = None) -> str:
+    """``nan_policy`` checked; a ``mask`` makes it ``"omit"``.
+
+    Examples
+    --------
+    >>> check_nan_policy("propagate"), check_nan_policy("propagate", mask=True)
+    ('propagate', 'omit')
+    >>> check_nan_policy("ignore")
+    Traceback (most recent call last):
+    ...
+    ValueError: nan_policy must be one of 'propagate', 'omit', got 'ignore'
+    """
+    if not isinstance(nan_policy, str) or nan_policy not in NAN_POLICIES:
+        choices = ", ".join(repr(c) for c in NAN_POLICIES)
+        raise ValueError(f"nan_policy must be one of {choices}, got {nan_policy!r}")
+    return "omit" if mask is not None else nan_policy
+
+
+def _check_mask(mask: Any, dims: tuple[Hashable, ...], sizes: Any, indexes: Any) -> None:
+    """The mask must be a boolean DataArray on dims of the data, with the data's coordinates."""
+    if not isinstance(mask, xr.DataArray):
+        raise TypeError(
+            f"mask must be a boolean xarray.DataArray (True where the data is valid), "
+            f"got {type(mask).__name__}"
+        )
+    if mask.dtype != bool:
+        raise TypeError(
+            f"mask must be boolean (True where the data is valid), got dtype {mask.dtype}; "
+            "compare it first, e.g. mask=(land_fraction < 0.5)"
+        )
+    for d in mask.dims:
+        if d not in dims:
+            raise ValueError(
+                f"mask has dimension {d!r}, which the data does not have (its dims: {dims})"
+            )
+        if mask.sizes[d] != sizes[d]:
+            raise ValueError(
+                f"mask has {mask.sizes[d]} points along dimension {d!r}, the data {sizes[d]}"
+            )
+        if d in mask.indexes and d in indexes and not mask.indexes[d].equals(indexes[d]):
+            raise ValueError(
+                f"mask's coordinate {d!r} differs from the data's: the mask must be on the "
+                "same grid (reindex it first, e.g. mask.reindex_like(data, method='nearest'))"
+            )
+
+
+def apply_mask(obj: T, mask: xr.DataArray | None) -> T:
+    """``obj`` with NaN where ``mask`` is False (lazily on Dask data); ``obj`` if no mask.
+
+    On a Dataset, the numeric data variables that have all the mask's dims
+    are masked; the others (a time series beside a map, say) are left as
+    they are.  Attributes are kept.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = xr.DataArray([1, 2, 3, 4], dims="x", attrs={"units": "K"})
+    >>> masked = apply_mask(f, xr.DataArray([True, True, False, True], dims="x"))
+    >>> masked.values, masked.attrs
+    (array([ 1.,  2., nan,  4.]), {'units': 'K'})
+    """
+    if mask is None:
+        return obj
+    _check_mask(mask, tuple(obj.dims), obj.sizes, obj.indexes)
+    mask = mask.drop_vars([c for c in mask.coords if c not in mask.dims])
+    if isinstance(obj, xr.DataArray):
+        return _masked(obj, mask)
+    masked = {
+        name: _masked(var, mask)
+        for name, var in obj.data_vars.items()
+        if set(mask.dims) <= set(var.dims) and var.dtype.kind in "biufc"
+    }
+    return obj.assign(masked)
+
+
+def _masked(da: xr.DataArray, mask: xr.DataArray) -> xr.DataArray:
+    result = da.where(mask)
+    # `where` puts the mask's dims in the data's order, but keep it exact.
+    return result.transpose(*da.dims).assign_attrs(da.attrs)
