@@ -14,6 +14,7 @@ import xarray as xr
 
 from .derivatives import BoundaryArg, Period, gradient, second_derivative
 from .kernels import Engine
+from .masking import NanPolicy
 from .positions import Spacing
 from .sphere import EARTH_RADIUS, divergence, laplacian, spherical_gradient, vorticity
 
@@ -37,6 +38,8 @@ class _GradAccessor(Generic[T]):
         period: Period = None,
         datetime_unit: str | None = None,
         engine: Engine = "auto",
+        nan_policy: NanPolicy = "propagate",
+        mask: xr.DataArray | None = None,
     ) -> Any:
         """Derivative along ``dim``: see :func:`xgradient.gradient`.
 
@@ -58,6 +61,8 @@ class _GradAccessor(Generic[T]):
             period=period,
             datetime_unit=datetime_unit,
             engine=engine,
+            nan_policy=nan_policy,
+            mask=mask,
         )
 
     def second(
@@ -70,6 +75,8 @@ class _GradAccessor(Generic[T]):
         period: Period = None,
         datetime_unit: str | None = None,
         engine: Engine = "auto",
+        nan_policy: NanPolicy = "propagate",
+        mask: xr.DataArray | None = None,
     ) -> Any:
         """Second derivative along ``dim``: see :func:`xgradient.second_derivative`.
 
@@ -90,6 +97,8 @@ class _GradAccessor(Generic[T]):
             period=period,
             datetime_unit=datetime_unit,
             engine=engine,
+            nan_policy=nan_policy,
+            mask=mask,
         )
 
     def spherical(
@@ -102,6 +111,8 @@ class _GradAccessor(Generic[T]):
         edge_order: int = 1,
         boundary: Any = None,
         engine: Engine = "auto",
+        nan_policy: NanPolicy = "propagate",
+        mask: xr.DataArray | None = None,
     ) -> tuple[T, T]:
         """Eastward and northward derivatives in metres: see :func:`xgradient.spherical_gradient`.
 
@@ -125,6 +136,8 @@ class _GradAccessor(Generic[T]):
             edge_order=edge_order,
             boundary=boundary,
             engine=engine,
+            nan_policy=nan_policy,
+            mask=mask,
         )
 
     def laplacian(
@@ -136,6 +149,8 @@ class _GradAccessor(Generic[T]):
         accuracy: int = 2,
         boundary: Any = None,
         engine: Engine = "auto",
+        nan_policy: NanPolicy = "propagate",
+        mask: xr.DataArray | None = None,
     ) -> T:
         """Laplacian on the sphere: see :func:`xgradient.laplacian`.
 
@@ -157,6 +172,8 @@ class _GradAccessor(Generic[T]):
             accuracy=accuracy,
             boundary=boundary,
             engine=engine,
+            nan_policy=nan_policy,
+            mask=mask,
         )
 
 
@@ -181,6 +198,8 @@ class DatasetGradAccessor(_GradAccessor[xr.Dataset]):
         edge_order: int = 1,
         boundary: Any = None,
         engine: Engine = "auto",
+        nan_policy: NanPolicy = "propagate",
+        mask: xr.DataArray | None = None,
     ) -> xr.DataArray:
         """Divergence of the variables ``u`` and ``v``: see :func:`xgradient.divergence`.
 
@@ -208,6 +227,8 @@ class DatasetGradAccessor(_GradAccessor[xr.Dataset]):
             edge_order=edge_order,
             boundary=boundary,
             engine=engine,
+            nan_policy=nan_policy,
+            mask=mask,
         )
 
     def vorticity(
@@ -222,6 +243,8 @@ class DatasetGradAccessor(_GradAccessor[xr.Dataset]):
         edge_order: int = 1,
         boundary: Any = None,
         engine: Engine = "auto",
+        nan_policy: NanPolicy = "propagate",
+        mask: xr.DataArray | None = None,
     ) -> xr.DataArray:
         """Relative vorticity of the variables ``u`` and ``v``: see :func:`xgradient.vorticity`.
 
@@ -249,4 +272,6 @@ class DatasetGradAccessor(_GradAccessor[xr.Dataset]):
             edge_order=edge_order,
             boundary=boundary,
             engine=engine,
+            nan_policy=nan_policy,
+            mask=mask,
         )

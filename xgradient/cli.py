@@ -180,6 +180,19 @@ def _run_parser(sub: Any) -> None:
         default="auto",
         help="kernels for each chunk (default auto: numba where it applies); same results",
     )
+    run.add_argument(
+        "--nan-policy",
+        choices=("propagate", "omit"),
+        default="propagate",
+        help="omit: stencils stop at missing values instead of spreading them (default "
+        "propagate: numpy.gradient's numbers)",
+    )
+    run.add_argument(
+        "--mask",
+        metavar="VAR",
+        help="variable of the input, nonzero where the data is valid (a land-sea mask); "
+        "implies --nan-policy omit",
+    )
     run.add_argument("--overwrite", action="store_true", help="replace an existing output")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run")
     run.add_argument("--dry-run", action="store_true", help="print the plan, compute nothing")
@@ -257,6 +270,8 @@ def _job(args: argparse.Namespace) -> Any:
         lon=args.lon,
         radius=args.radius,
         engine=args.engine,
+        nan_policy=args.nan_policy,
+        mask=args.mask,
     )
 
 

@@ -24,6 +24,7 @@ import xarray as xr
 from .derivatives import gradient, second_derivative
 from .kernels import EngineError, check_engine
 from .latlon import LatLon, find_lat_lon
+from .missing import NAN_POLICIES
 from .sphere import (
     EARTH_RADIUS,
     _Sphere,
@@ -91,6 +92,11 @@ class JobOptions:
     do not apply to the operator are refused (:class:`JobError`), never
     ignored.
 
+    ``nan_policy="omit"`` makes the stencils stop at missing values; ``mask``
+    names a variable of the input that is nonzero (True) where the data is
+    valid, and implies it.  Both change the output's values, so a resume
+    compares them.
+
     ``boundary=None`` is each computation's default: ``"edge"`` for
     derivatives along ``dims``; for the operators, a periodic longitude
     when it covers the globe.
@@ -112,11 +118,24 @@ class JobOptions:
     lon: str | None = None
     radius: float | None = None
     engine: str = "auto"
+    nan_policy: str = "propagate"
+    mask: str | None = None
     chunk_bytes: int = field(default=64 * 2**20)
 
     def __post_init__(self) -> None:
         if self.boundary is None and self.operator is None:
             object.__setattr__(self, "boundary", "edge")  # one record for the same job
+        if self.nan_policy not in NAN_POLICIES:
+            raise JobError(
+                f"--nan-policy must be one of {', '.join(NAN_POLICIES)}, got {self.nan_policy!r}",
+                usage=True,
+            )
+        if self.mask is not None:
+            object.__setattr__(self, "nan_policy", "omit")  # a mask implies it
+        if self.mask is not None and self.mask in (self.variables or ()) + (self.winds or ()):
+            raise JobError(
+                f"--mask {self.mask}: the mask cannot also be differentiated", usage=True
+            )
         _check_operator(self)
         try:
             check_engine(self.engine)
@@ -376,6 +395,7 @@ def select_variables(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
         # output (its regions, the record of a resume) must not depend on it.
         names = sorted(str(n) for n, v in ds.data_vars.items() if v.dtype.kind in "biufc")
         names = [n for n in names if any(d in ds[n].dims for d in options.dims)]
+        names = [n for n in names if n != options.mask]
         if not names:
             raise JobError(
                 f"no numeric data variable has dimension(s) {list(options.dims)}", usage=True
@@ -384,9 +404,7 @@ def select_variables(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
         names = list(options.variables)
         for name in names:
             _check_variable(ds, name, options.dims)
-    selected = ds[names]
-    _check_chunks(selected, options)
-    return selected
+    return _with_mask(ds, ds[names], options)
 
 
 def _select_on_sphere(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
@@ -408,7 +426,9 @@ def _select_on_sphere(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
                 f"{list(map(str, ds[u].dims))}, {v!r} has {list(map(str, ds[v].dims))})",
                 usage=True,
             )
-    numeric = [n for n, var in ds.data_vars.items() if var.dtype.kind in "biufc"]
+    numeric = [
+        n for n, var in ds.data_vars.items() if var.dtype.kind in "biufc" and n != options.mask
+    ]
     try:
         sphere = _sphere_of(ds[names] if names else ds[numeric], options)
     except JobError:
@@ -439,9 +459,46 @@ def _select_on_sphere(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
                 f"no numeric data variable has the latitude and longitude dims {list(dims)}",
                 usage=True,
             )
-    selected = ds[names]
+    return _with_mask(ds, ds[names], options)
+
+
+def _with_mask(ds: xr.Dataset, selected: xr.Dataset, options: JobOptions) -> xr.Dataset:
+    """``selected``, checked, with the ``--mask`` variable as a coordinate (True where valid).
+
+    A coordinate travels with the variables through chunking and is not
+    differentiated; :func:`build_output` takes it out again.
+    """
     _check_chunks(selected, options)
-    return selected
+    if options.mask is None:
+        return selected
+    try:
+        _check_variable(ds, options.mask, ())
+    except JobError as err:
+        raise JobError(f"--mask {options.mask}: {err}", usage=True) from None
+    mask = ds[options.mask]
+    for name, var in selected.data_vars.items():
+        missing = [d for d in mask.dims if d not in var.dims]
+        if missing:
+            raise JobError(
+                f"--mask {options.mask}: it has dimension {missing[0]!r}, which variable "
+                f"{name!r} does not have (its dimensions: {list(map(str, var.dims))})",
+                usage=True,
+            )
+    valid = mask != 0 if mask.dtype != bool else mask
+    valid = valid & mask.notnull() if mask.dtype.kind in "fc" else valid
+    return selected.assign_coords({options.mask: valid.variable})
+
+
+def _split_mask(ds: xr.Dataset, options: JobOptions) -> tuple[xr.Dataset, xr.DataArray | None]:
+    """The variables to differentiate, and the mask, chunked like them (see :func:`_with_mask`)."""
+    if options.mask is None or options.mask not in ds.coords:
+        return ds, None
+    mask = ds[options.mask].reset_coords(drop=True)
+    ds = ds.drop_vars(options.mask)
+    first = next(iter(ds.data_vars.values()), None)
+    if first is not None and first.chunks is not None:
+        mask = mask.chunk({d: first.chunksizes[d] for d in mask.dims})
+    return ds, mask
 
 
 def _sphere_of(ds: xr.Dataset, options: JobOptions) -> _Sphere:
@@ -708,9 +765,10 @@ def build_output(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
     >>> list(out.data_vars), out["dt_dx"].values
     (['dt_dx'], array([1., 2., 4., 5.]))
     """
+    ds, mask = _split_mask(ds, options)
     names = plan_names(ds, options)
     if options.operator is not None:
-        return _output_dataset(ds, _on_sphere(ds, options, names), options)
+        return _output_dataset(ds, _on_sphere(ds, options, names, mask), options)
     kwargs: dict[str, Any] = {
         "accuracy": options.accuracy,
         "boundary": dict(options.boundary)
@@ -719,6 +777,8 @@ def build_output(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
         "period": dict(options.period) or None,
         "datetime_unit": options.datetime_unit,
         "engine": options.engine,
+        "nan_policy": options.nan_policy,
+        "mask": mask,
     }
     try:
         if options.second:
@@ -734,7 +794,10 @@ def build_output(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
 
 
 def _on_sphere(
-    ds: xr.Dataset, options: JobOptions, names: dict[str, tuple[str, str]]
+    ds: xr.Dataset,
+    options: JobOptions,
+    names: dict[str, tuple[str, str]],
+    mask: xr.DataArray | None = None,
 ) -> dict[str, xr.DataArray]:
     """The results of an operator on the sphere, by output name (lazy on Dask)."""
     _sphere_of(ds, options)  # its errors in the command's terms
@@ -745,6 +808,8 @@ def _on_sphere(
         "accuracy": options.accuracy,
         "boundary": _sphere_boundary(options),
         "engine": options.engine,
+        "nan_policy": options.nan_policy,
+        "mask": mask,
     }
     try:
         if options.operator == "laplacian":
@@ -919,9 +984,13 @@ def describe(
     docs/performance.md) on top of the worker's own :data:`WORKER_BASELINE` (Python,
     Dask, numba).
     """
+    ds = _split_mask(ds, options)[0]
     names = plan_names(ds, options)
     sphere = _sphere_of(ds, options) if options.operator is not None else None
     lines = [] if sphere is None else _describe_grid(ds, sphere)
+    if options.nan_policy == "omit":
+        where = f"NaN, and where {options.mask!r} is 0 or False" if options.mask else "NaN"
+        lines.append(f"missing values ({where}): stencils stop at them (nan_policy='omit')")
     peak_task = 0
     for name, (var, dim) in names.items():
         src, res = ds[var], out[name]

@@ -35,8 +35,9 @@ import xarray as xr
 from .arrays import is_pint
 from .compat import wrapped_data
 from .derivatives import gradient, second_derivative
-from .kernels import Engine, check_engine
+from .kernels import Engine, EngineError, check_engine
 from .latlon import LatLon, find_lat_lon
+from .masking import NanPolicy, apply_mask, check_nan_policy
 from .metadata import _describe, per_metre
 
 __all__ = ["EARTH_RADIUS", "divergence", "laplacian", "spherical_gradient", "vorticity"]
@@ -57,6 +58,7 @@ class _Sphere:
     edge_order: int
     lon_boundary: str
     engine: str = "auto"
+    nan_policy: str = "propagate"
 
     @property
     def phi(self) -> np.ndarray:
@@ -98,6 +100,7 @@ class _Sphere:
             "boundary": {dim: boundary},
             "period": period,
             "engine": self.engine,
+            "nan_policy": self.nan_policy,
         }
         if order == 2:
             return second_derivative(f, dim, **kwargs)
@@ -162,6 +165,8 @@ def _sphere(
     edge_order: Any,
     boundary: Any,
     engine: str = "auto",
+    nan_policy: str = "propagate",
+    mask: Any = None,
 ) -> _Sphere:
     if isinstance(accuracy, bool) or accuracy not in (2, 4):
         raise ValueError(f"accuracy must be 2 or 4, got {accuracy!r}")
@@ -170,7 +175,13 @@ def _sphere(
     radius = _check_number(radius, "radius")
     grid = find_lat_lon(obj, lat, lon)
     lon_boundary = _lon_boundary(grid, boundary, tuple(obj.dims))
-    return _Sphere(grid, radius, int(accuracy), int(edge_order), lon_boundary, check_engine(engine))
+    nan_policy = check_nan_policy(nan_policy, mask)
+    if nan_policy == "omit" and engine == "cuda":
+        check_engine(engine)
+        raise EngineError("engine='cuda' has no kernel for nan_policy='omit'; use engine='auto'")
+    return _Sphere(
+        grid, radius, int(accuracy), int(edge_order), lon_boundary, check_engine(engine), nan_policy
+    )
 
 
 def _check_field(f: Any, sphere: _Sphere, what: str) -> xr.DataArray:
@@ -363,6 +374,8 @@ def spherical_gradient(
     edge_order: int = 1,
     boundary: Any = None,
     engine: Engine = "auto",
+    nan_policy: NanPolicy = "propagate",
+    mask: xr.DataArray | None = None,
 ) -> tuple[T, T]:
     """The eastward and northward derivatives of ``obj`` in metres on a sphere.
 
@@ -391,6 +404,12 @@ def spherical_gradient(
         refused.
     engine
         Which kernels compute the derivatives: see :func:`xgradient.gradient`.
+    nan_policy, mask
+        As in :func:`xgradient.gradient`: with ``"omit"`` (or a land-sea
+        ``mask``, True where valid) every derivative stops at missing values
+        instead of spreading them, so that points next to a coast get a
+        value from one-sided stencils.  A row at a pole takes its value from
+        the whole polar cap, and is NaN if a point of the cap is missing.
 
     Returns
     -------
@@ -419,7 +438,10 @@ def spherical_gradient(
     >>> bool(np.allclose(dy.isel(lon=0)[1:-1], exact[1:-1], rtol=0.03))
     True
     """
-    sphere = _sphere(obj, lat, lon, radius, accuracy, edge_order, boundary, engine)
+    sphere = _sphere(
+        obj, lat, lon, radius, accuracy, edge_order, boundary, engine, nan_policy, mask
+    )
+    obj = apply_mask(obj, mask)
     if isinstance(obj, xr.Dataset):
         pairs = {k: _gradient_of(obj[k], sphere) for k in _numeric_with(obj, sphere)}
         return (
@@ -469,6 +491,7 @@ def _flow(u: Any, v: Any, kind: str, options: dict[str, Any]) -> xr.DataArray:
         if units is None or _units_of(v) is None:
             raise TypeError("u and v must both be pint quantities, or neither")
         return _quantified(_flow(_plain(u), _plain(v, units), kind, options), units, 1)
+    u, v = apply_mask(u, options["mask"]), apply_mask(v, options["mask"])
     grid = sphere.grid
     if kind == "divergence":
         along, across = u, v  # div = [∂u/∂λ + ∂(v cos φ)/∂φ] / (R cos φ)
@@ -494,6 +517,8 @@ def divergence(
     edge_order: int = 1,
     boundary: Any = None,
     engine: Engine = "auto",
+    nan_policy: NanPolicy = "propagate",
+    mask: xr.DataArray | None = None,
 ) -> xr.DataArray:
     """Horizontal divergence of the eastward and northward components ``u``, ``v``.
 
@@ -528,7 +553,8 @@ def divergence(
     (True, 's-1')
     """
     options = {"lat": lat, "lon": lon, "radius": radius, "accuracy": accuracy, "engine": engine}
-    return _flow(u, v, "divergence", {**options, "edge_order": edge_order, "boundary": boundary})
+    options.update(edge_order=edge_order, boundary=boundary, nan_policy=nan_policy, mask=mask)
+    return _flow(u, v, "divergence", options)
 
 
 def vorticity(
@@ -542,6 +568,8 @@ def vorticity(
     edge_order: int = 1,
     boundary: Any = None,
     engine: Engine = "auto",
+    nan_policy: NanPolicy = "propagate",
+    mask: xr.DataArray | None = None,
 ) -> xr.DataArray:
     """Vertical component of the curl (relative vorticity) of ``u``, ``v``.
 
@@ -580,7 +608,8 @@ def vorticity(
     ('atmosphere_relative_vorticity', 's-1')
     """
     options = {"lat": lat, "lon": lon, "radius": radius, "accuracy": accuracy, "engine": engine}
-    return _flow(u, v, "vorticity", {**options, "edge_order": edge_order, "boundary": boundary})
+    options.update(edge_order=edge_order, boundary=boundary, nan_policy=nan_policy, mask=mask)
+    return _flow(u, v, "vorticity", options)
 
 
 def _laplacian_of(f: xr.DataArray, sphere: _Sphere) -> xr.DataArray:
@@ -615,6 +644,8 @@ def laplacian(
     accuracy: int = 2,
     boundary: Any = None,
     engine: Engine = "auto",
+    nan_policy: NanPolicy = "propagate",
+    mask: xr.DataArray | None = None,
 ) -> T:
     """The Laplacian of ``f`` on a sphere, with compact second-derivative stencils.
 
@@ -652,7 +683,8 @@ def laplacian(
     >>> lap.attrs["units"]
     'K m-2'
     """
-    sphere = _sphere(f, lat, lon, radius, accuracy, 2, boundary, engine)
+    sphere = _sphere(f, lat, lon, radius, accuracy, 2, boundary, engine, nan_policy, mask)
+    f = apply_mask(f, mask)
     if isinstance(f, xr.Dataset):
         return _over_dataset(f, {k: _laplacian_of(f[k], sphere) for k in _numeric_with(f, sphere)})
     return _laplacian_of(_check_field(f, sphere, "the DataArray"), sphere)

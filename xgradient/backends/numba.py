@@ -1195,7 +1195,9 @@ def gradient_gaps(l3, c3, r3, o3, c2, o2, check, order, two_h, x, first, last): 
     """Redo, with the missing-value rule, the points of a numpy.gradient result near a NaN.
 
     ``o2`` and ``c2`` are the result and the block as flat ``(pre, m * post)``
-    rows (``c2`` scanned only if ``check``: the uniform interior).
+    rows (``c2`` scanned only if ``check``: the uniform interior, which does
+    not read its own point, may be finite at a missing one).  A missing
+    point's result is already NaN; only the points beside one are redone.
     """
     pre, m, post = c3.shape
     n = m * post
@@ -1204,13 +1206,18 @@ def gradient_gaps(l3, c3, r3, o3, c2, o2, check, order, two_h, x, first, last): 
         p = t // segments
         s0 = (t % segments) * SEGMENT
         s1 = min(s0 + SEGMENT, n)
-        if not _segment_has_nan(o2[p], c2[p], s0, s1, check):
+        dst = o2[p]
+        src = c2[p]
+        if not _segment_has_nan(dst, src, s0, s1, check):
             continue
         for k in range(s0, s1):
-            if o2[p, k] == o2[p, k] and not (check and c2[p, k] != c2[p, k]):
-                continue
-            i = k // post
-            _gap_gradient_point(l3, c3, r3, o3, p, i, k - i * post, order, two_h, x, first, last)
+            if src[k] != src[k]:
+                dst[k] = np.nan  # a missing point stays missing
+            elif dst[k] != dst[k]:
+                i = k // post
+                _gap_gradient_point(
+                    l3, c3, r3, o3, p, i, k - i * post, order, two_h, x, first, last
+                )
 
 
 @Compiled
@@ -1221,8 +1228,8 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no 
     centred one: the middle of a run of exactly 2r + 1 points is NaN, yet
     its centred stencil reads no missing value.  Such a point lies r + 1
     cells from a missing one, so for these stencils the block (``c2``, flat
-    like ``o2``) and the halos are scanned too, and the points r + 1 cells
-    either side of each missing cell are redone.
+    like ``o2``) and the halos are scanned too, and the valid points r + 1
+    cells either side of each missing cell are redone.
     """
     pre, m, post = c3.shape
     n = m * post
@@ -1233,17 +1240,18 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no 
         p = t // segments
         s0 = (t % segments) * SEGMENT
         s1 = min(s0 + SEGMENT, n)
-        if not _segment_has_nan(o2[p], c2[p], s0, s1, d > 0):
+        dst = o2[p]
+        src = c2[p]
+        if not _segment_has_nan(dst, src, s0, s1, d > 0):
             continue
         for k in range(s0, s1):
-            i = k // post
-            q = k - i * post
-            if o2[p, k] != o2[p, k]:
-                _gap_stencil_point(l3, c3, r3, o3, p, i, q, reach, wt, first, last)
-            if d > 0 and c2[p, k] != c2[p, k]:
-                for j in (i - d, i + d):
-                    if 0 <= j < m:
-                        _gap_stencil_point(l3, c3, r3, o3, p, j, q, reach, wt, first, last)
+            if src[k] != src[k]:
+                if d > 0:
+                    i = k // post
+                    _partners(l3, c3, r3, o3, p, i, k - i * post, d, reach, wt, first, last)
+            elif dst[k] != dst[k]:
+                i = k // post
+                _gap_stencil_point(l3, c3, r3, o3, p, i, k - i * post, reach, wt, first, last)
     if d > 0:
         # Missing halo cells whose partners r + 1 cells away lie in the block.
         hl = l3.shape[1]
@@ -1251,12 +1259,22 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no 
         for t in prange(pre):
             for j in range(max(-hl, -d), 0):
                 for q in range(post):
-                    if l3[t, hl + j, q] != l3[t, hl + j, q] and j + d < m:
-                        _gap_stencil_point(l3, c3, r3, o3, t, j + d, q, reach, wt, first, last)
+                    if l3[t, hl + j, q] != l3[t, hl + j, q]:
+                        _partners(l3, c3, r3, o3, t, j, q, d, reach, wt, first, last)
             for j in range(min(hr, d)):
                 for q in range(post):
-                    if r3[t, j, q] != r3[t, j, q] and m + j - d >= 0:
-                        _gap_stencil_point(l3, c3, r3, o3, t, m + j - d, q, reach, wt, first, last)
+                    if r3[t, j, q] != r3[t, j, q]:
+                        _partners(l3, c3, r3, o3, t, m + j, q, d, reach, wt, first, last)
+
+
+@_inline
+def _partners(l3, c3, r3, o3, p, j, q, d, reach, wt, first, last):  # pragma: no cover
+    # The valid block points d cells either side of missing cell j whose
+    # result is not NaN (those are redone anyway): the rule may make them NaN.
+    m = c3.shape[1]
+    for i in (j - d, j + d):
+        if 0 <= i < m and c3[p, i, q] == c3[p, i, q] and o3[p, i, q] == o3[p, i, q]:
+            _gap_stencil_point(l3, c3, r3, o3, p, i, q, reach, wt, first, last)
 
 
 def omit_missing(
