@@ -101,3 +101,84 @@ def positions_or_spacing(draw: st.DrawFn, n: int) -> tuple[str, Any]:
         h = draw(st.sampled_from([0.5, 2.0, 0.1, 3.7, -1.5]))
         return kind, h
     return kind, draw(positions(n))
+
+
+@st.composite
+def distinct_step_positions(
+    draw: st.DrawFn,
+    n: int,
+    *,
+    decreasing: bool | None = None,
+    min_step: float = 0.5,
+    max_step: float = 2.0,
+) -> np.ndarray:
+    """Strictly monotonic non-uniform float64 positions whose spacings all differ.
+
+    Cumulative sums of random steps in ``[min_step, max_step)`` from a random
+    start; the spacings as ``np.diff`` computes them are pairwise distinct, so
+    no stretch of the positions (a run between missing values, say) can look
+    uniform to numpy.gradient, which would switch to its uniform formula.
+    """
+    from hypothesis import assume
+
+    if decreasing is None:
+        decreasing = draw(st.booleans())
+    steps = draw(
+        st.lists(
+            st.floats(min_step, max_step, exclude_max=True),
+            min_size=max(n - 1, 0),
+            max_size=max(n - 1, 0),
+            unique=True,
+        )
+    )
+    start = draw(st.floats(-100.0, 100.0, allow_nan=False, allow_infinity=False))
+    x = start + np.concatenate([[0.0], np.cumsum(steps)])
+    if decreasing:
+        x = x[::-1].copy()
+    assume(np.unique(np.diff(x)).size == max(n - 1, 0))
+    return x
+
+
+@st.composite
+def missing_masks(draw: st.DrawFn, shape: tuple[int, ...], axis: int = -1) -> np.ndarray:
+    """Boolean arrays of ``shape``, True where a value is missing.
+
+    No gap at all, independent missing points (sparse or dense), gaps of a
+    few points along ``axis`` on some of the lines, rectangular blobs, or a
+    mix; then a few whole lines along ``axis`` are made all missing or all
+    present (when there is more than one line).
+    """
+    from hypothesis.extra import numpy as npst
+
+    def coin_flips(shape: tuple[int, ...]) -> np.ndarray:
+        return draw(npst.arrays(np.bool_, shape, elements=st.booleans(), fill=st.nothing()))
+
+    missing = np.zeros(shape, dtype=bool)
+    if not all(shape):
+        return missing
+    axis %= len(shape)
+    along = np.moveaxis(missing, axis, -1)  # a view: lines along ``axis`` last
+    n = along.shape[-1]
+    kind = draw(st.sampled_from(["none", "points", "gaps", "gaps", "blobs", "mixed"]))
+    if kind in ("points", "mixed"):
+        points = coin_flips(shape)
+        if draw(st.booleans()):  # sparse
+            points &= coin_flips(shape)
+        missing |= points
+    if kind in ("gaps", "mixed"):
+        for _ in range(draw(st.integers(1, 3))):
+            start = draw(st.integers(0, n - 1))
+            stop = draw(st.integers(start + 1, min(n, start + max(1, n // 3))))
+            along[..., start:stop] |= coin_flips(along.shape[:-1])[..., None]
+    if kind in ("blobs", "mixed"):
+        for _ in range(draw(st.integers(1, 3))):
+            box = []
+            for size in shape:
+                lo = draw(st.integers(0, size - 1))
+                box.append(slice(lo, draw(st.integers(lo + 1, size))))
+            missing[tuple(box)] = True
+    for fill in (True, False) if missing.ndim > 1 else ():
+        for _ in range(draw(st.integers(0, 2))):
+            line = tuple(draw(st.integers(0, s - 1)) for s in along.shape[:-1])
+            along[line] = fill
+    return missing
