@@ -22,6 +22,9 @@ Sections (``--only`` picks some):
    the time to build a Dask graph of many chunks.
 8. ``options``: the other stencils (``accuracy=4``, second derivatives,
    periodic dims) against the default one and a copy.
+9. ``missing``: ``nan_policy="omit"`` (and ``mask=``) against the default
+   path, on a global field without and with 30% missing points (land shaped
+   like continents), eager and on Dask (``--size-global``, ``--chunks-global``).
 
 Every number is measured, never assumed: the script times whatever the
 installed package does.  benchmarks/README.md explains the ratios and targets.
@@ -42,7 +45,7 @@ import json
 import sys
 from types import ModuleType
 
-from harness import Report, add_output_arguments, log, parse_shape
+from harness import Report, add_output_arguments, log, parse_chunks, parse_shape
 from sections import (
     dask_arrays,
     eager_arrays,
@@ -50,6 +53,7 @@ from sections import (
     graph,
     machine,
     memory,
+    missing,
     multi_dims,
     options,
     overhead,
@@ -68,6 +72,7 @@ SECTIONS: dict[str, ModuleType] = {
         first_call,
         overhead,
         options,
+        missing,
     )
 }
 NEEDS_DASK_INPUT = {dask_arrays.NAME, multi_dims.NAME, graph.NAME}
@@ -100,6 +105,19 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, str | None, str |
         metavar="CYxCX",
         help="Dask chunks (default 1024x1024; --quick 512x512)",
     )
+    p.add_argument(
+        "--size-global",
+        type=parse_shape,
+        metavar="NZxNYxNX",
+        help="(level, lat, lon) shape of the missing-values section "
+        "(default 8x721x1440, a 0.25-degree grid; --quick 8x361x720)",
+    )
+    p.add_argument(
+        "--chunks-global",
+        type=parse_chunks,
+        metavar="CZxCYxCX",
+        help="its Dask chunks (default: one level, half the latitudes, half the longitudes)",
+    )
     p.add_argument("--threads", type=int, default=2, help="threads of the Dask scheduler (2)")
     p.add_argument(
         "--repeats",
@@ -124,10 +142,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, str | None, str |
         value = getattr(a, name)
         if value is not None and len(value) != 2:
             p.error(f"--{name} takes a 2-D shape, e.g. 4096x8192")
+    for name in ("size_global", "chunks_global"):
+        value = getattr(a, name)
+        if value is not None and len(value) != 3:
+            p.error(f"--{name.replace('_', '-')} takes a 3-D shape, e.g. 8x721x1440")
+    shape_global = a.size_global or ((8, 361, 720) if a.quick else (8, 721, 1440))
+    _, ny, nx = shape_global
     cfg = Config(
         shape3=a.size or ((8, 512, 512) if a.quick else (16, 2048, 1024)),
         shape2=a.size2d or ((1024, 2048) if a.quick else (4096, 8192)),
         chunks=a.chunks or ((512, 512) if a.quick else (1024, 1024)),
+        shape_global=shape_global,
+        chunks_global=a.chunks_global or (1, -(-ny // 2), -(-nx // 2)),
         threads=a.threads,
         repeats=a.repeats or 5,
         repeats_dask=a.repeats or 5,

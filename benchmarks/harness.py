@@ -75,6 +75,17 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def parse_chunks(text: str) -> tuple[int, ...]:
+    """``"1x361x720"`` -> ``(1, 361, 720)``: like :func:`parse_shape`, but any size >= 1."""
+    try:
+        chunks = tuple(int(p) for p in text.lower().replace("*", "x").split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not chunks like 1x361x720: {text!r}") from None
+    if not chunks or min(chunks) < 1:
+        raise argparse.ArgumentTypeError(f"every chunk size needs >= 1 point: {text!r}")
+    return chunks
+
+
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     """``--markdown`` and ``--json PATH``, the same in every benchmark script."""
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")

@@ -73,6 +73,54 @@ def test_benchmark_script_runs_on_tiny_arrays_and_finds_numpys_results(tmp_path)
     assert {t["target"] for t in run["targets"]} >= {"eager: xgradient <= 2x copy"}
 
 
+def test_missing_values_section_runs_on_a_tiny_global_field(tmp_path):
+    # nan_policy="omit" and mask= against the default path, eager and on Dask;
+    # nothing timed is checked, only that every row is measured and consistent.
+    out_json = tmp_path / "missing.json"
+    args = ["--size-global", "3x24x48", "--chunks-global", "1x12x24", "--repeats", "1"]
+    proc = _run(str(SCRIPT), *args, "--only", "missing", "--json", str(out_json))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "no errors" in proc.stdout, proc.stdout[-3000:]
+    run = json.loads(out_json.read_text())
+    assert run["errors"] == [] and run["config"]["shape_global"] == [3, 24, 48]
+    tables = {t["id"]: t for t in run["tables"]}
+    assert list(tables) == ["machine", "missing-eager", "missing-dask", "targets"]
+    for table_id in ("missing-eager", "missing-dask"):
+        table = tables[table_id]
+        columns = table["columns"]
+        # float64 and float32 x (d/dlat, d/dlon, d2/dlat2), and one mask= row
+        assert [row[columns.index("derivative")] for row in table["rows"]] == [
+            "d/dlat",
+            "d/dlon",
+            "d2/dlat2",
+            "d/dlat, mask=",
+            "d/dlat",
+            "d/dlon",
+            "d2/dlat2",
+        ]
+        for row, values in zip(table["rows"], table["values"], strict=True):
+            checks = [row[columns.index(c)] for c in ("a vs numpy", "b vs a", "d vs c")]
+            assert set(checks) <= {"identical", "-"}, (table_id, row)
+            for column in ("(a) default", "(c) default, NaN", "(d) omit, NaN", "floor"):
+                assert values[columns.index(column)] > 0
+    targets = {t["target"] for t in run["targets"]}
+    assert targets == {
+        "missing: omit, no NaN <= 1.10x default",
+        "missing: omit, 30% NaN <= 1.5x default on the same data",
+    }
+
+
+def test_land_mask_is_smooth_blobs_covering_the_fraction_asked(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    missing = importlib.import_module("sections.missing")
+    land = missing.land_mask(181, 360)
+    assert land.shape == (181, 360) and land.dtype == bool
+    assert abs(land.mean() - 0.30) < 0.001
+    np.testing.assert_array_equal(land, missing.land_mask(181, 360))  # fixed seed
+    # Blobs, not salt and pepper: few valid points lie beside land.
+    assert missing.coast_fraction(land, 0) < 0.05 and missing.coast_fraction(land, 1) < 0.05
+
+
 def test_benchmark_script_rejects_unknown_sections():
     proc = _run(str(SCRIPT), "--only", "eager,nope")
     assert proc.returncode == 2 and "unknown section" in proc.stderr

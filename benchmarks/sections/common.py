@@ -23,6 +23,8 @@ class Config:
     shape3: tuple[int, ...]
     shape2: tuple[int, ...]
     chunks: tuple[int, ...]
+    shape_global: tuple[int, ...]  # (level, lat, lon) of the missing-values section
+    chunks_global: tuple[int, ...]
     threads: int
     repeats: int  # eager sections
     repeats_dask: int  # Dask sections (cheaper calls, noisier)
@@ -39,6 +41,10 @@ class Config:
             fmt_shape(self.shape2),
             "--chunks",
             fmt_shape(self.chunks),
+            "--size-global",
+            fmt_shape(self.shape_global),
+            "--chunks-global",
+            fmt_shape(self.chunks_global),
             "--threads",
             str(self.threads),
             "--repeats",
@@ -50,6 +56,8 @@ class Config:
             "shape3": list(self.shape3),
             "shape2": list(self.shape2),
             "chunks": list(self.chunks),
+            "shape_global": list(self.shape_global),
+            "chunks_global": list(self.chunks_global),
             "threads": self.threads,
             "repeats": self.repeats,
             "repeats_dask": self.repeats_dask,

@@ -33,6 +33,11 @@ def table(cfg: Config) -> Table:
     t.add("2-D shape", f"{fmt_shape(cfg.shape2)} ({np.prod(cfg.shape2) * mib:.0f} MiB in float64)")
     t.add("dask chunks", f"{fmt_shape(cfg.chunks)}, threaded scheduler, {cfg.threads} threads")
     t.add(
+        "global field (missing values)",
+        f"{fmt_shape(cfg.shape_global)} ({np.prod(cfg.shape_global) * mib:.0f} MiB in float64), "
+        f"Dask chunks {fmt_shape(cfg.chunks_global)}",
+    )
+    t.add(
         "timing",
         f"best of {cfg.repeats} (eager) / {cfg.repeats_dask} (Dask) calls, "
         "time.perf_counter, warm-up call excluded",
