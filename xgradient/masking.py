@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any, Literal, TypeVar
 
+import numpy as np
 import xarray as xr
 
 from .missing import NAN_POLICIES
@@ -97,6 +98,13 @@ def apply_mask(obj: T, mask: xr.DataArray | None) -> T:
 
 
 def _masked(da: xr.DataArray, mask: xr.DataArray) -> xr.DataArray:
+    if da.dtype.kind in "biu":
+        # The derivative of integers is float64; `where` would make small
+        # integers float32 (xarray's promotion for NaN).
+        da = da.astype(np.float64)
+    if da.chunks is not None:
+        # A mask chunked otherwise would give the data its chunks too.
+        mask = mask.chunk({d: da.chunksizes[d] for d in mask.dims})
     result = da.where(mask)
     # `where` puts the mask's dims in the data's order, but keep it exact.
     return result.transpose(*da.dims).assign_attrs(da.attrs)

@@ -55,6 +55,8 @@ PARALLEL_MIN_SIZE = 1 << 18
 # least this large: a call costs about what copying 2**14 values does.
 SLAB_MIN_SIZE = 1 << 15
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# No flags asked for (see _run).
+_NO_FLAGS = np.zeros(0, dtype=np.uint8)
 # Elements of a row processed together by the row kernels: three input tiles
 # and one output tile (4 x 16 KiB in float32, 4 x 32 KiB in float64) fit in L2.
 TILE = 4096
@@ -177,13 +179,19 @@ def _edge_row(center, out, p, i, j0, width, a, b, c, q0, q1):  # pragma: no cove
     f0 = center[p, j0]
     f1 = center[p, j0 + 1]
     dst = out[p, i]
+    bad = False
     if width == 2:
         for q in range(_u(q0), _u(q1)):
-            dst[q] = _difference(f0[q], f1[q], a)
+            v = _difference(f0[q], f1[q], a)
+            dst[q] = v
+            bad |= v != v
     else:
         f2 = center[p, j0 + 2]
         for q in range(_u(q0), _u(q1)):
-            dst[q] = _three(a, f0[q], b, f1[q], c, f2[q])
+            v = _three(a, f0[q], b, f1[q], c, f2[q])
+            dst[q] = v
+            bad |= v != v
+    return bad
 
 
 @_inline
@@ -239,7 +247,7 @@ class EndRows(NamedTuple):
 
 @Compiled
 def rows_gradient(
-    left, center, right, out, i0, i1, two_h, a, b, c, parts, ends
+    left, center, right, out, flags, i0, i1, two_h, a, b, c, parts, ends
 ):  # pragma: no cover
     """numpy.gradient's interior on (pre, m, post) blocks, with the dimension's end rows.
 
@@ -249,7 +257,8 @@ def rows_gradient(
     input rows' tiles stay in cache between neighbouring points, so each
     input element comes from memory once.  `parts` also cuts the axis into
     pieces when there are few (row, tile) items (a 2-D field along its
-    first axis), so that every thread gets work.
+    first axis), so that every thread gets work.  ``flags[0]`` is set when
+    a result is NaN (if ``flags`` is not empty: see `omit_missing`).
     """
     pre, m, post = center.shape
     tiles = (post + TILE - 1) // TILE
@@ -259,29 +268,48 @@ def rows_gradient(
     ea, eb, ec = ends.end
     for t in prange(pre * tiles * parts):
         p, part, q0, q1 = _tile(t, tiles, parts, post)
+        bad = False
         if at_start and part == 0:
-            _edge_row(center, out, p, 0, 0, width, sa, sb, sc, q0, q1)
+            bad |= _edge_row(center, out, p, 0, 0, width, sa, sb, sc, q0, q1)
         if at_end and part == parts - 1:
-            _edge_row(center, out, p, m - 1, m - width, width, ea, eb, ec, q0, q1)
+            bad |= _edge_row(center, out, p, m - 1, m - width, width, ea, eb, ec, q0, q1)
         s0, s1 = _piece(i0, i1, part, parts)
         for i in range(s0, s1):
             prev, nxt = _neighbours(left, center, right, p, i)
             if uniform:
-                _difference_row(prev, nxt, out[p, i], two_h, q0, q1)
+                bad |= _difference_row(prev, nxt, out[p, i], two_h, q0, q1)
             else:
-                _weighted_row(prev, center[p, i], nxt, out[p, i], a[i], b[i], c[i], q0, q1)
+                here = center[p, i]
+                bad |= _weighted_row(prev, here, nxt, out[p, i], a[i], b[i], c[i], q0, q1)
+        _flag(flags, bad)
+
+
+@_inline
+def _flag(flags, bad):  # pragma: no cover - compiled
+    # Record that some result is NaN, for the missing-value rule (threads
+    # may race here: they all write the same 1).
+    if bad and flags.shape[0] > 0:
+        flags[0] = 1
 
 
 @_inline
 def _difference_row(prev, nxt, dst, two_h, q0, q1):  # pragma: no cover - compiled
+    bad = False
     for q in range(_u(q0), _u(q1)):
-        dst[q] = _difference(prev[q], nxt[q], two_h)
+        v = _difference(prev[q], nxt[q], two_h)
+        dst[q] = v
+        bad |= v != v
+    return bad
 
 
 @_inline
 def _weighted_row(prev, here, nxt, dst, wa, wb, wc, q0, q1):  # pragma: no cover - compiled
+    bad = False
     for q in range(_u(q0), _u(q1)):
-        dst[q] = _three(wa, prev[q], wb, here[q], wc, nxt[q])
+        v = _three(wa, prev[q], wb, here[q], wc, nxt[q])
+        dst[q] = v
+        bad |= v != v
+    return bad
 
 
 # The last-axis kernels index with unsigned integers too (`_u`): `i - 1`
@@ -294,7 +322,7 @@ def _weighted_row(prev, here, nxt, dst, wa, wb, wc, q0, q1):  # pragma: no cover
 
 
 @Compiled
-def last_uniform(left, center, right, out, i0, i1, two_h, parts):  # pragma: no cover
+def last_uniform(left, center, right, out, flags, i0, i1, two_h, parts):  # pragma: no cover
     """numpy.gradient's uniform interior on (pre, m) blocks along the contiguous last axis."""
     pre, m = center.shape
     one = numba.uint64(1)
@@ -304,18 +332,26 @@ def last_uniform(left, center, right, out, i0, i1, two_h, parts):  # pragma: no 
         row = center[p]
         dst = out[p]
         first, last, s0, s1 = _row_ends(m, i0, i1, part, parts)
+        bad = False
         if first:
             prev, nxt = _first_neighbours(left, center, right, p)
-            dst[0] = _difference(prev, nxt, two_h)
+            v = _difference(prev, nxt, two_h)
+            dst[0] = v
+            bad |= v != v
         if last:
             prev, nxt = _last_neighbours(left, center, right, p)
-            dst[m - 1] = _difference(prev, nxt, two_h)
+            v = _difference(prev, nxt, two_h)
+            dst[m - 1] = v
+            bad |= v != v
         for i in range(numba.uint64(s0), numba.uint64(s1)):
-            dst[i] = _difference(row[i - one], row[i + one], two_h)
+            v = _difference(row[i - one], row[i + one], two_h)
+            dst[i] = v
+            bad |= v != v
+        _flag(flags, bad)
 
 
 @Compiled
-def last_weighted(left, center, right, out, i0, i1, a, b, c, parts):  # pragma: no cover
+def last_weighted(left, center, right, out, flags, i0, i1, a, b, c, parts):  # pragma: no cover
     """numpy.gradient's non-uniform interior along the last axis (weights a, b, c per point)."""
     pre, m = center.shape
     one = numba.uint64(1)
@@ -325,18 +361,28 @@ def last_weighted(left, center, right, out, i0, i1, a, b, c, parts):  # pragma: 
         row = center[p]
         dst = out[p]
         first, last, s0, s1 = _row_ends(m, i0, i1, part, parts)
+        bad = False
         if first:
             prev, nxt = _first_neighbours(left, center, right, p)
-            dst[0] = _three(a[0], prev, b[0], row[0], c[0], nxt)
+            v = _three(a[0], prev, b[0], row[0], c[0], nxt)
+            dst[0] = v
+            bad |= v != v
         if last:
             prev, nxt = _last_neighbours(left, center, right, p)
-            dst[m - 1] = _three(a[m - 1], prev, b[m - 1], row[m - 1], c[m - 1], nxt)
+            v = _three(a[m - 1], prev, b[m - 1], row[m - 1], c[m - 1], nxt)
+            dst[m - 1] = v
+            bad |= v != v
         for i in range(numba.uint64(s0), numba.uint64(s1)):
-            dst[i] = _three(a[i], row[i - one], b[i], row[i], c[i], row[i + one])
+            v = _three(a[i], row[i - one], b[i], row[i], c[i], row[i + one])
+            dst[i] = v
+            bad |= v != v
+        _flag(flags, bad)
 
 
 @Compiled
-def last_positions(left, center, right, out, i0, i1, x, offset, at_end, parts):  # pragma: no cover
+def last_positions(
+    left, center, right, out, flags, i0, i1, x, offset, at_end, parts
+):  # pragma: no cover
     """last_weighted for a single row, its weights computed on the fly from the positions x.
 
     A 1-D block's weights would be three arrays as large as the data,
@@ -351,19 +397,27 @@ def last_positions(left, center, right, out, i0, i1, x, offset, at_end, parts): 
         row = center[p]
         dst = out[p]
         first, last, s0, s1 = _row_ends(m, i0, i1, part, parts)
+        bad = False
         if first:
             prev, nxt = _first_neighbours(left, center, right, p)
             a, b, c = _weights_at(x, offset, 0, m, at_end)
-            dst[0] = _three(a, prev, b, row[0], c, nxt)
+            v = _three(a, prev, b, row[0], c, nxt)
+            dst[0] = v
+            bad |= v != v
         if last:
             prev, nxt = _last_neighbours(left, center, right, p)
             a, b, c = _weights_at(x, offset, m - 1, m, at_end)
-            dst[m - 1] = _three(a, prev, b, row[m - 1], c, nxt)
+            v = _three(a, prev, b, row[m - 1], c, nxt)
+            dst[m - 1] = v
+            bad |= v != v
         for i in range(numba.uint64(s0), numba.uint64(s1)):
             h1 = x[base + i] - x[base + i - one]
             h2 = x[base + i + one] - x[base + i]
             a, b, c = _weights(h1, h2)
-            dst[i] = _three(a, row[i - one], b, row[i], c, row[i + one])
+            v = _three(a, row[i - one], b, row[i], c, row[i + one])
+            dst[i] = v
+            bad |= v != v
+        _flag(flags, bad)
 
 
 @Compiled
@@ -391,7 +445,7 @@ def interior_weights(x, left, m, at_end):  # pragma: no cover - compiled
 
 
 @Compiled
-def edge_plane(center, out, i, j0, width, coefficients):  # pragma: no cover - compiled
+def edge_plane(center, out, flags, i, j0, width, coefficients):  # pragma: no cover - compiled
     """numpy.gradient's one-sided formula for point i of a (pre, m, post) block, in place."""
     pre, post = center.shape[0], center.shape[2]
     tiles = (post + TILE - 1) // TILE
@@ -399,7 +453,7 @@ def edge_plane(center, out, i, j0, width, coefficients):  # pragma: no cover - c
     for t in prange(pre * tiles):
         p = t // tiles
         q0 = (t % tiles) * TILE
-        _edge_row(center, out, p, i, j0, width, a, b, c, q0, min(q0 + TILE, post))
+        _flag(flags, _edge_row(center, out, p, i, j0, width, a, b, c, q0, min(q0 + TILE, post)))
 
 
 @_njit()
@@ -435,6 +489,7 @@ def _rule_rows(center, out, p, part, parts, i0, i1, rules, q0, acc):  # pragma: 
     index, first, length, weights = rules
     u0 = _u(q0)
     size = _u(acc.shape[0])
+    bad = False
     for e in range(index.shape[0]):
         ie = index[e]
         if not ((ie < i0 and part == 0) or (ie >= i1 and part == parts - 1)):
@@ -451,6 +506,8 @@ def _rule_rows(center, out, p, part, parts, i0, i1, rules, q0, acc):  # pragma: 
         dst = out[p, ie]
         for q in range(size):
             dst[u0 + q] = acc[q]
+            bad |= acc[q] != acc[q]
+    return bad
 
 
 @_inline
@@ -464,16 +521,22 @@ def _stencil_row_inside(center, dst, i, wt, q0, q1):  # pragma: no cover - compi
     w1 = wt[0 if width == 3 else 1, i]
     w2 = wt[1 if width == 3 else 2, i]
     w3 = wt[2 if width == 3 else 3, i]
+    bad = False
     if width == 3:
         for q in range(_u(q0), _u(q1)):
-            dst[q] = w1 * f1[q] + w2 * f2[q] + w3 * f3[q]
+            v = w1 * f1[q] + w2 * f2[q] + w3 * f3[q]
+            dst[q] = v
+            bad |= v != v
     else:
         f0 = center[i - 2]
         f4 = center[i + 2]
         w0 = wt[0, i]
         w4 = wt[4, i]
         for q in range(_u(q0), _u(q1)):
-            dst[q] = w0 * f0[q] + w1 * f1[q] + w2 * f2[q] + w3 * f3[q] + w4 * f4[q]
+            v = w0 * f0[q] + w1 * f1[q] + w2 * f2[q] + w3 * f3[q] + w4 * f4[q]
+            dst[q] = v
+            bad |= v != v
+    return bad
 
 
 @_inline
@@ -500,12 +563,15 @@ def _stencil_row_halo(left, center, right, dst, p, i, wt, q0, acc):  # pragma: n
         else:
             for q in range(n):
                 acc[q] = acc[q] + wk * src[q]
+    bad = False
     for q in range(n):
         dst[u0 + q] = acc[q]
+        bad |= acc[q] != acc[q]
+    return bad
 
 
 @Compiled
-def rows_stencil(left, center, right, out, i0, i1, wt, parts, rules):  # pragma: no cover
+def rows_stencil(left, center, right, out, flags, i0, i1, wt, parts, rules):  # pragma: no cover
     """General weights wt[k, i] on (pre, m, post) blocks, tile by tile like rows_gradient.
 
     Sums are accumulated in float64, term by term in stencil order, as the
@@ -523,17 +589,19 @@ def rows_stencil(left, center, right, out, i0, i1, wt, parts, rules):  # pragma:
     for t in prange(pre * tiles * parts):
         p, part, q0, q1 = _tile(t, tiles, parts, post)
         acc = np.empty(q1 - q0, dtype=np.float64)
-        _rule_rows(center, out, p, part, parts, i0, i1, (index, first, length, weights), q0, acc)
+        rules_ = (index, first, length, weights)
+        bad = _rule_rows(center, out, p, part, parts, i0, i1, rules_, q0, acc)
         s0, s1 = _piece(i0, i1, part, parts)
         for i in range(s0, s1):
             if lo <= i < hi:
-                _stencil_row_inside(center[p], out[p, i], i, wt, q0, q1)
+                bad |= _stencil_row_inside(center[p], out[p, i], i, wt, q0, q1)
             else:
-                _stencil_row_halo(left, center, right, out[p, i], p, i, wt, q0, acc)
+                bad |= _stencil_row_halo(left, center, right, out[p, i], p, i, wt, q0, acc)
+        _flag(flags, bad)
 
 
 @Compiled
-def last_stencil(left, center, right, out, i0, i1, wt, parts):  # pragma: no cover
+def last_stencil(left, center, right, out, flags, i0, i1, wt, parts):  # pragma: no cover
     """General weights on (pre, m) blocks along the last axis (three or five points)."""
     pre, m = center.shape
     width = wt.shape[0]
@@ -552,6 +620,7 @@ def last_stencil(left, center, right, out, i0, i1, wt, parts):  # pragma: no cov
         # The points whose stencil reaches a halo, [i0, lo) and [hi, i1):
         # a few at most, by piece 0.
         slow = (lo - i0) + (i1 - hi) if part == 0 else 0
+        bad = False
         for s in range(slow):
             i = i0 + s if s < lo - i0 else hi + s - (lo - i0)
             acc = 0.0
@@ -560,39 +629,48 @@ def last_stencil(left, center, right, out, i0, i1, wt, parts):  # pragma: no cov
                 v = left[p, hl + j] if j < 0 else right[p, j - m] if j >= m else row[j]
                 acc = wt[k, i] * v if k == 0 else acc + wt[k, i] * v
             dst[i] = acc
+            bad |= acc != acc
         w0 = wt[0]
         w1 = wt[1]
         w2 = wt[2]
         s0, s1 = _piece(lo, hi, part, parts)
         if width == 3:
             for i in range(numba.uint64(s0), numba.uint64(s1)):
-                dst[i] = w0[i] * row[i - one] + w1[i] * row[i] + w2[i] * row[i + one]
+                v = w0[i] * row[i - one] + w1[i] * row[i] + w2[i] * row[i + one]
+                dst[i] = v
+                bad |= v != v
         else:
             w3 = wt[3]
             w4 = wt[4]
             for i in range(numba.uint64(s0), numba.uint64(s1)):
-                dst[i] = (
+                v = (
                     w0[i] * row[i - two]
                     + w1[i] * row[i - one]
                     + w2[i] * row[i]
                     + w3[i] * row[i + one]
                     + w4[i] * row[i + two]
                 )
+                dst[i] = v
+                bad |= v != v
+        _flag(flags, bad)
 
 
 @Compiled
-def edge_rule(cells, dst, w):  # pragma: no cover - compiled
+def edge_rule(cells, dst, flags, w):  # pragma: no cover - compiled
     """One one-sided point: dst[p, q] = sum_k w[k] cells[p, k, q], in float64, in order."""
     pre, length, post = cells.shape
     tiles = (post + TILE - 1) // TILE
     for t in prange(pre * tiles):
         p = t // tiles
         q0 = (t % tiles) * TILE
+        bad = False
         for q in range(_u(q0), _u(min(q0 + TILE, post))):
             acc = w[0] * cells[p, 0, q]
             for k in range(1, length):
                 acc = acc + w[k] * cells[p, k, q]
             dst[p, q] = acc
+            bad |= acc != acc
+        _flag(flags, bad)
 
 
 # -- from a block to the kernels' layout -------------------------------------------------
@@ -611,15 +689,18 @@ class _Block(NamedTuple):
     r3: np.ndarray
     o3: np.ndarray
     parallel: bool
+    flags: np.ndarray  # flags[0] set by the kernels if a result is NaN; empty: not asked
 
     @property
     def along_last(self) -> bool:
         return self.c3.shape[2] == 1
 
     def operands(self) -> list[np.ndarray]:
-        """The halos, block and result, 2-D ``(pre, m)`` for the last-axis kernels."""
+        """The halos, block and result (2-D ``(pre, m)`` for the last-axis kernels), the flags."""
         arrays = [self.l3, self.c3, self.r3, self.o3]
-        return [a.reshape(a.shape[:2]) for a in arrays] if self.along_last else arrays
+        if self.along_last:
+            arrays = [a.reshape(a.shape[:2]) for a in arrays]
+        return [*arrays, self.flags]
 
 
 def numpy_gradient(
@@ -647,7 +728,7 @@ def numpy_gradient(
     array([[1., 2., 3.],
            [2., 4., 6.]])
     """
-    return _run(_gradient_3d, center, axis, plan, left, right, parallel, out)
+    return _run(_gradient_3d, center, axis, plan, left, right, parallel, out, _NO_FLAGS)
 
 
 def weighted_stencil(
@@ -671,7 +752,7 @@ def weighted_stencil(
     >>> weighted_stencil(np.arange(6.0) ** 2, 0, plan.block(0, 6)).round(12)
     array([2., 2., 2., 2., 2., 2.])
     """
-    return _run(_stencil_3d, center, axis, plan, left, right, parallel, out)
+    return _run(_stencil_3d, center, axis, plan, left, right, parallel, out, _NO_FLAGS)
 
 
 def _run(
@@ -683,24 +764,29 @@ def _run(
     right: np.ndarray | None,
     parallel: bool | None,
     out: np.ndarray | None,
+    flags: np.ndarray,
 ) -> np.ndarray:
-    """Bring a block to the kernels' layout, ``apply`` the kernels, deliver the result."""
+    """Bring a block to the kernels' layout, ``apply`` the kernels, deliver the result.
+
+    The kernels set ``flags[0]`` if they write a NaN (unless ``flags`` is empty).
+    """
     if center.dtype.kind in "biu":
         center = center.astype(np.float64)
     if center.ndim > 1 and center.flags.f_contiguous and not center.flags.c_contiguous:
         # A Fortran-ordered block is a C-ordered one with its axes reversed.
         flipped = (None if h is None else h.T for h in (left, right))
         target = None if out is None else out.T
-        result = _run(apply, center.T, center.ndim - 1 - axis, plan, *flipped, parallel, target)
+        transposed = center.T, center.ndim - 1 - axis, plan, *flipped
+        result = _run(apply, *transposed, parallel, target, flags)
         return out if out is not None else result.T
     parallel = _threads(center, parallel)
     order = _AxisOrder.of(center, axis)
     if order.by_slabs(center):
-        return _slab_by_slab(apply, center, axis, plan, left, right, parallel, out)
+        return _slab_by_slab(apply, center, axis, plan, left, right, parallel, out, flags)
     c3, l3, r3 = order.operands(center, left, right)
     result = _target(out, center.shape, c3.dtype, (center, left, right))
     o3 = order.seen(result, c3.shape)
-    apply(_Block(center, axis, left, right, result, c3, l3, r3, o3, parallel), plan)
+    apply(_Block(center, axis, left, right, result, c3, l3, r3, o3, parallel, flags), plan)
     return deliver(result, out)
 
 
@@ -723,12 +809,13 @@ def _slab_by_slab(
     right: np.ndarray | None,
     parallel: bool,
     out: np.ndarray | None,
+    flags: np.ndarray,
 ) -> np.ndarray:
     """The block slab by slab along its first axis, each slab read where it lies."""
     result = _target(out, center.shape, center.dtype, (center, left, right))
     for k in range(center.shape[0]):
         halos = (None if h is None else h[k] for h in (left, right))
-        _run(apply, center[k], axis - 1, plan, *halos, parallel, result[k])
+        _run(apply, center[k], axis - 1, plan, *halos, parallel, result[k], flags)
     return deliver(result, out)
 
 
@@ -955,7 +1042,7 @@ def _edge_planes(b: _Block, plan: BlockPlan) -> None:
     ):
         if present:
             coefficients = _coefficients(plan, b.c3.dtype, start=start)
-            edge_plane[b.parallel](b.c3, b.o3, i, j0, width, coefficients)
+            edge_plane[b.parallel](b.c3, b.o3, b.flags, i, j0, width, coefficients)
 
 
 def _edges_from_halos(b: _Block, plan: BlockPlan) -> None:
@@ -981,7 +1068,7 @@ def _edges_from_halos(b: _Block, plan: BlockPlan) -> None:
         coefficients = _coefficients(plan, b.result.dtype, start=start)
         # The window as one (pre=1, width, post) block, the point as its row 0.
         rows3, dst3 = rows.reshape(1, width, -1), dst.reshape(1, 1, -1)
-        edge_plane[b.parallel](rows3, dst3, 0, 0, width, coefficients)
+        edge_plane[b.parallel](rows3, dst3, b.flags, 0, 0, width, coefficients)
         if not contiguous:
             target[...] = dst.reshape(target.shape)
 
@@ -1058,7 +1145,7 @@ def _rules_from_halos(b: _Block, plan: WeightedBlockPlan) -> None:
         cells = as3d(window(pieces, b.axis, start, start + len(weights)), b.axis)
         target = take(b.result, b.axis, i, i + 1)
         dst = target.reshape(cells.shape[0], cells.shape[2])
-        edge_rule[b.parallel](cells, dst, np.asarray(weights, dtype=np.float64))
+        edge_rule[b.parallel](cells, dst, b.flags, np.asarray(weights, dtype=np.float64))
         if not np.shares_memory(dst, b.result):  # reshape had to copy: write it back
             target[...] = dst.reshape(target.shape)
 
@@ -1067,214 +1154,584 @@ def _rules_from_halos(b: _Block, plan: WeightedBlockPlan) -> None:
 #
 # A block's "omit" result is its "propagate" result with the points near a
 # missing value recomputed: where no missing value is within reach, the two
-# rules pick the same formula (xgradient.missing).  Those points are found
-# from the propagate result itself: a stencil that reads a missing value
-# gives NaN (a zero weight times NaN is NaN too), except numpy.gradient's
-# uniform interior, which does not read its own point, so for it the block
-# is scanned as well.  Segments of the result are scanned with a loop that
-# vectorises; the few with a NaN are redone point by point.  A NaN that
-# has another cause (inf - inf) is recomputed to the same value.
-
-# Elements of a row scanned together before any is redone.
-SEGMENT = 512
+# rules pick the same formula (xgradient.missing).  The propagate kernels
+# flag a NaN result (see _flag); only then are the points beside a missing
+# value redone.  Those are found from the propagate result itself: a
+# stencil that reads a missing value gives NaN (a zero weight times NaN is
+# NaN too), except numpy.gradient's uniform interior, which does not read
+# its own point, so for it the block is scanned as well.  A NaN that has
+# another cause (inf - inf) is recomputed to the same value.
+#
+# The scan visits the block as the row kernels do, tile by tile along
+# `post` and row by row along the axis, so that the rows a redone point
+# reads are in cache: visited in memory order, each redone point would wait
+# for the rows after it to come from memory (~100 ns a point, measured).
+# A tile's row is checked by a loop that vectorises; only rows with a NaN
+# are redone point by point.  Along the last axis (post == 1) a line is one
+# contiguous row.
 
 
 @_inline
 def _cell(l3, c3, r3, p, j, q):  # pragma: no cover - compiled
-    # Cell j of the extended block (negative: the left halo), in the block's dtype.
+    # Cell j of the extended block (negative: the left halo), NaN beyond the
+    # halos (beyond the dimension's ends: a missing value).  In the block's
+    # dtype: a float64 NaN would make float32 differences float64 ones.
     m = c3.shape[1]
-    if j < 0:
+    if j >= 0:
+        if j < m:
+            return c3[p, j, q]
+        if j - m < r3.shape[1]:
+            return r3[p, j - m, q]
+        return c3.dtype.type(np.nan)
+    if l3.shape[1] + j >= 0:
         return l3[p, l3.shape[1] + j, q]
-    if j >= m:
-        return r3[p, j - m, q]
-    return c3[p, j, q]
+    return c3.dtype.type(np.nan)
+
+
+@_inline
+def _sides_inner(c3, p, i, q, reach):  # pragma: no cover - compiled
+    # _run_sides for a point whose reach stays in the block (no halo read).
+    dl = 0
+    for k in range(1, reach + 1):
+        v = c3[p, i - k, q]
+        if v != v:
+            break
+        dl = k
+    dr = 0
+    for k in range(1, reach + 1):
+        v = c3[p, i + k, q]
+        if v != v:
+            break
+        dr = k
+    return dl, dr
 
 
 @_inline
 def _run_sides(l3, c3, r3, p, i, q, reach):  # pragma: no cover - compiled
     # Valid cells following one another left and right of point i, up to
-    # `reach`; cells beyond the halos lie beyond the dimension's ends.
-    lo = -l3.shape[1]
-    hi = c3.shape[1] + r3.shape[1]
+    # `reach`, reading the halos where needed.
     dl = 0
-    while dl < reach and i - dl - 1 >= lo:
-        v = _cell(l3, c3, r3, p, i - dl - 1, q)
+    for k in range(1, reach + 1):
+        v = _cell(l3, c3, r3, p, i - k, q)
         if v != v:
             break
-        dl += 1
+        dl = k
     dr = 0
-    while dr < reach and i + dr + 1 < hi:
-        v = _cell(l3, c3, r3, p, i + dr + 1, q)
+    for k in range(1, reach + 1):
+        v = _cell(l3, c3, r3, p, i + k, q)
         if v != v:
             break
-        dr += 1
+        dr = k
     return dl, dr
 
 
-@_inline
-def _segment_has_nan(dst, src, s0, s1, check_src):  # pragma: no cover - compiled
-    bad = False
-    for k in range(_u(s0), _u(s1)):
-        bad |= dst[k] != dst[k]
-    if check_src:
-        for k in range(_u(s0), _u(s1)):
-            bad |= src[k] != src[k]
-    return bad
+# Each redone point has two versions: one reading the block directly, for
+# points whose reach stays in it (nearly all), and one through _cell.  The
+# branches of _cell, inlined at every read, made a redone point 5-10x
+# slower (measured); the choice is made once per point by the caller.
 
 
 @_inline
-def _gap_gradient_point(l3, c3, r3, o3, p, i, q, order, two_h, x, first, last):  # pragma: no cover
-    # numpy.gradient's formula for point i as the rule picks it (see
-    # xgradient.missing), written to o3; x: the extended block's positions
-    # (empty for uniform spacing, then two_h is the central divisor).
-    if c3[p, i, q] != c3[p, i, q]:
-        o3[p, i, q] = np.nan
-        return
-    dl, dr = _run_sides(l3, c3, r3, p, i, q, order)
-    f = c3[p, i, q]
-    t = i if first.shape[0] > 1 else 0
+def _gradient_rule(
+    dl, dr, f0, fm1, fm2, fp1, fp2, order, central, first, last, t
+):  # pragma: no cover
+    # numpy.gradient's formula as the rule picks it from the run's sides;
+    # f0 the point, fm1/fm2 the cells before it, fp1/fp2 after; `central`
+    # the value of the central formula.
     if dl >= 1 and dr >= 1:
-        prev = _cell(l3, c3, r3, p, i - 1, q)
-        nxt = _cell(l3, c3, r3, p, i + 1, q)
-        if x.shape[0] == 0:
-            o3[p, i, q] = _difference(prev, nxt, two_h)
-        else:
-            k = l3.shape[1] + i
-            a, b, c = _weights(x[k] - x[k - 1], x[k + 1] - x[k])
-            o3[p, i, q] = _three(a, prev, b, f, c, nxt)
-    elif dl == 0 and dr >= order:
-        f1 = _cell(l3, c3, r3, p, i + 1, q)
+        return central
+    if dl == 0 and dr >= order:
         if order == 1:
-            o3[p, i, q] = _difference(f, f1, first[t, 0])
-        else:
-            f2 = _cell(l3, c3, r3, p, i + 2, q)
-            o3[p, i, q] = _three(first[t, 0], f, first[t, 1], f1, first[t, 2], f2)
-    elif dr == 0 and dl >= order:
-        f1 = _cell(l3, c3, r3, p, i - 1, q)
+            return _difference(f0, fp1, first[t, 0])
+        return _three(first[t, 0], f0, first[t, 1], fp1, first[t, 2], fp2)
+    if dr == 0 and dl >= order:
         if order == 1:
-            o3[p, i, q] = _difference(f1, f, last[t, 0])
-        else:
-            f2 = _cell(l3, c3, r3, p, i - 2, q)
-            o3[p, i, q] = _three(last[t, 0], f2, last[t, 1], f1, last[t, 2], f)
-    else:
-        o3[p, i, q] = np.nan
+            return _difference(fm1, f0, last[t, 0])
+        return _three(last[t, 0], fm2, last[t, 1], fm1, last[t, 2], f0)
+    return np.nan
 
 
 @_inline
-def _gap_stencil_point(l3, c3, r3, o3, p, i, q, reach, wt, first, last):  # pragma: no cover
-    # The weighted stencil for point i as the rule picks it, accumulated in
-    # float64 in stencil order, as the reference does.
-    if c3[p, i, q] != c3[p, i, q]:
-        o3[p, i, q] = np.nan
-        return
+def _central(fm1, f0, fp1, two_h, x, k):  # pragma: no cover - compiled
+    # numpy.gradient's central formula at cell k of the extended positions x
+    # (x empty: uniform spacing, divisor two_h).
+    if x.shape[0] == 0:
+        return _difference(fm1, fp1, two_h)
+    a, b, c = _weights(x[k] - x[k - 1], x[k + 1] - x[k])
+    return _three(a, fm1, b, f0, c, fp1)
+
+
+@_inline
+def _redo_gradient(c3, p, i, q, order, two_h, x, k, first, last):  # pragma: no cover
+    # numpy.gradient's formula for valid point i whose reach stays in the
+    # block, as the rule picks it (see xgradient.missing).
+    dl, dr = _sides_inner(c3, p, i, q, order)
+    f0 = c3[p, i, q]
+    fm1 = c3[p, i - 1, q]
+    fp1 = c3[p, i + 1, q]
+    fm2 = c3[p, i - order, q]
+    fp2 = c3[p, i + order, q]
+    central = _central(fm1, f0, fp1, two_h, x, k) if dl >= 1 and dr >= 1 else f0
+    t = i if first.shape[0] > 1 else 0
+    return _gradient_rule(dl, dr, f0, fm1, fm2, fp1, fp2, order, central, first, last, t)
+
+
+@_inline
+def _redo_gradient_near_ends(
+    l3, c3, r3, p, i, q, order, two_h, x, k, first, last
+):  # pragma: no cover
+    # _redo_gradient for a point whose reach leaves the block (halo reads).
+    dl, dr = _run_sides(l3, c3, r3, p, i, q, order)
+    f0 = c3[p, i, q]
+    fm1 = _cell(l3, c3, r3, p, i - 1, q)
+    fp1 = _cell(l3, c3, r3, p, i + 1, q)
+    fm2 = _cell(l3, c3, r3, p, i - order, q)
+    fp2 = _cell(l3, c3, r3, p, i + order, q)
+    central = _central(fm1, f0, fp1, two_h, x, k) if dl >= 1 and dr >= 1 else f0
+    t = i if first.shape[0] > 1 else 0
+    return _gradient_rule(dl, dr, f0, fm1, fm2, fp1, fp2, order, central, first, last, t)
+
+
+@_inline
+def _redo_gradient_any(l3, c3, r3, p, i, q, order, two_h, x, first, last):  # pragma: no cover
+    k = l3.shape[1] + i  # the point in the extended positions
+    if order <= i < c3.shape[1] - order:
+        return _redo_gradient(c3, p, i, q, order, two_h, x, k, first, last)
+    return _redo_gradient_near_ends(l3, c3, r3, p, i, q, order, two_h, x, k, first, last)
+
+
+@_inline
+def _redo_stencil(l3, c3, r3, o3, p, i, q, reach, wt, first, last):  # pragma: no cover
+    # The weighted stencil for (valid) point i as the rule picks it,
+    # accumulated in float64 in stencil order, as the reference does.
     r = (wt.shape[1] - 1) // 2
     width = first.shape[2]
-    dl, dr = _run_sides(l3, c3, r3, p, i, q, reach)
+    inner = reach <= i < c3.shape[1] - reach
+    if inner:
+        dl, dr = _sides_inner(c3, p, i, q, reach)
+    else:
+        dl, dr = _run_sides(l3, c3, r3, p, i, q, reach)
     t = i if first.shape[0] > 1 else 0
     if dl + dr + 1 < width:
-        acc = np.nan  # a run too short, even if the centred stencil fits
-    elif dl >= r and dr >= r:
-        acc = wt[i, 0] * _cell(l3, c3, r3, p, i - r, q)
-        for k in range(1, 2 * r + 1):
-            acc = acc + wt[i, k] * _cell(l3, c3, r3, p, i - r + k, q)
+        o3[p, i, q] = np.nan  # a run too short, even if the centred stencil fits
+        return
+    if dl >= r and dr >= r:
+        weights = wt[i]
+        j0 = i - r
     elif dl < r:
+        weights = first[t, dl]
         j0 = i - dl
-        acc = first[t, dl, 0] * _cell(l3, c3, r3, p, j0, q)
-        for k in range(1, width):
-            acc = acc + first[t, dl, k] * _cell(l3, c3, r3, p, j0 + k, q)
     else:
+        weights = last[t, dr]
         j0 = i + dr - width + 1
-        acc = last[t, dr, 0] * _cell(l3, c3, r3, p, j0, q)
-        for k in range(1, width):
-            acc = acc + last[t, dr, k] * _cell(l3, c3, r3, p, j0 + k, q)
+    if inner:
+        acc = weights[0] * c3[p, j0, q]
+        for k in range(1, weights.shape[0]):
+            acc = acc + weights[k] * c3[p, j0 + k, q]
+    else:
+        acc = weights[0] * _cell(l3, c3, r3, p, j0, q)
+        for k in range(1, weights.shape[0]):
+            acc = acc + weights[k] * _cell(l3, c3, r3, p, j0 + k, q)
     o3[p, i, q] = acc
 
 
-@Compiled
-def gradient_gaps(l3, c3, r3, o3, c2, o2, check, order, two_h, x, first, last):  # pragma: no cover
-    """Redo, with the missing-value rule, the points of a numpy.gradient result near a NaN.
+@_inline
+def _row(l3, c3, r3, p, j, beyond):  # pragma: no cover - compiled
+    # Row j of the extended block as a 1-D view along post (`beyond`, a NaN
+    # row, outside the halos).
+    m = c3.shape[1]
+    if 0 <= j < m:
+        return c3[p, j]
+    if j < 0 and l3.shape[1] + j >= 0:
+        return l3[p, l3.shape[1] + j]
+    if j >= m and j - m < r3.shape[1]:
+        return r3[p, j - m]
+    return beyond
 
-    ``o2`` and ``c2`` are the result and the block as flat ``(pre, m * post)``
-    rows (``c2`` scanned only if ``check``: the uniform interior, which does
-    not read its own point, may be finite at a missing one).  A missing
-    point's result is already NaN; only the points beside one are redone.
+
+@_inline
+def _has_nan(dst, src, q0, q1, check_src):  # pragma: no cover - compiled
+    bad = False
+    for q in range(_u(q0), _u(q1)):
+        bad |= dst[q] != dst[q]
+    if check_src:
+        for q in range(_u(q0), _u(q1)):
+            bad |= src[q] != src[q]
+    return bad
+
+
+# Points of a row examined together: the test for one that needs redoing
+# (a loop that vectorises) runs on the whole group first.
+GROUP = 64
+
+
+@_inline
+def _needs(dst, src, before, after, q0, q1, check, d):  # pragma: no cover - compiled
+    # Whether a point in [q0, q1) needs the rule: a valid point with a NaN
+    # result (beside a missing value); with `check`, a missing point with a
+    # finite result; with d > 0, a valid point with a finite result whose
+    # cell d before (`before`) or after (`after`) is missing.
+    need = False
+    for q in range(_u(q0), _u(q1)):
+        lost = dst[q] != dst[q]
+        missing = src[q] != src[q]
+        need |= lost != missing if check else lost and not missing
+    if d > 0:
+        for q in range(_u(q0), _u(q1)):
+            ok = dst[q] == dst[q] and src[q] == src[q]
+            need |= ok and (before[q] != before[q] or after[q] != after[q])
+    return need
+
+
+@_inline
+def _gradient_pick(
+    f0, fm1, fm2, fp1, fp2, order, uniform, two_h, wa, wb, wc, fa, fb, fc, la, lb, lc
+):  # pragma: no cover
+    # numpy.gradient's formula as the rule picks it at one point, without
+    # branches, so that the loops calling it vectorise (bitwise operators:
+    # `and`/`or` branch, and kept them scalar, 5x slower): f0 the point,
+    # fm1/fm2 the cells one/`order` before it, fp1/fp2 after; two_h the
+    # uniform central divisor, (wa, wb, wc) the non-uniform central weights,
+    # (fa, fb, fc) and (la, lb, lc) the point's coefficients as a run's first
+    # or last point.  With edge_order 1 every formula but the non-uniform
+    # central is a difference over a divisor: the operands are picked first,
+    # then divided once (divisions bound these loops).
+    vm1 = fm1 == fm1
+    vp1 = fp1 == fp1
+    start_ok = vp1 if order == 1 else vp1 & (fp2 == fp2)
+    end_ok = vm1 if order == 1 else vm1 & (fm2 == fm2)
+    central_case = vm1 & vp1
+    start_case = (vm1 ^ True) & start_ok
+    end_case = (vp1 ^ True) & end_ok
+    if order == 1:
+        hi = f0 if end_case else fp1
+        lo = f0 if start_case else fm1
+        den = fa if start_case else (la if end_case else two_h)
+        v = _difference(lo, hi, den)
+        if not uniform:
+            v = _three(wa, fm1, wb, f0, wc, fp1) if central_case else v
+    else:
+        central = _difference(fm1, fp1, two_h) if uniform else _three(wa, fm1, wb, f0, wc, fp1)
+        start = _three(fa, f0, fb, fp1, fc, fp2)
+        end = _three(la, fm2, lb, fm1, lc, f0)
+        v = start if start_case else end
+        v = central if central_case else v
+    ok = (central_case | start_case | end_case) & (f0 == f0)
+    return v if ok else np.nan
+
+
+@_inline
+def _gradient_group(
+    dst, src, rm1, rm2, rp1, rp2, g0, g1, order, uniform, two_h, w, e
+):  # pragma: no cover
+    # The rule for points [g0, g1) of one row along `post`, from the rows
+    # before (rm1, rm2) and after (rp1, rp2) it; w: the row's central
+    # weights, e: its run-end coefficients (first, then last).  Every point
+    # is written: where no missing value is within reach the rule gives the
+    # propagate value, bit for bit.
+    wa, wb, wc = w
+    fa, fb, fc, la, lb, lc = e
+    for q in range(_u(g0), _u(g1)):
+        dst[q] = _gradient_pick(
+            src[q],
+            rm1[q],
+            rm2[q],
+            rp1[q],
+            rp2[q],
+            order,
+            uniform,
+            two_h,
+            wa,
+            wb,
+            wc,
+            fa,
+            fb,
+            fc,
+            la,
+            lb,
+            lc,
+        )
+
+
+@_inline
+def _row_terms(x, l3, i, first, last):  # pragma: no cover - compiled
+    # A row's central weights (NaN where the point lacks a neighbour: the
+    # rule never picks them there) and run-end coefficients.
+    k = l3.shape[1] + i
+    w = (np.nan, np.nan, np.nan)
+    if x.shape[0] and k >= 1 and k + 1 < x.shape[0]:
+        w = _weights(x[k] - x[k - 1], x[k + 1] - x[k])
+    t = i if first.shape[0] > 1 else 0
+    e = (first[t, 0], first[t, 1], first[t, 2], last[t, 0], last[t, 1], last[t, 2])
+    return w, e
+
+
+@Compiled
+def gradient_gaps(l3, c3, r3, o3, c2, o2, order, two_h, x, first, last):  # pragma: no cover
+    """numpy.gradient's formulas stopping at missing values, over a whole block, into o3.
+
+    The rule of xgradient.missing at every point, in loops without
+    branches per point: run only on blocks whose propagate result has a
+    NaN (see the comment above).
     """
     pre, m, post = c3.shape
-    n = m * post
-    segments = (n + SEGMENT - 1) // SEGMENT
-    for t in prange(pre * segments):
-        p = t // segments
-        s0 = (t % segments) * SEGMENT
-        s1 = min(s0 + SEGMENT, n)
-        dst = o2[p]
-        src = c2[p]
-        if not _segment_has_nan(dst, src, s0, s1, check):
-            continue
-        for k in range(s0, s1):
-            if src[k] != src[k]:
-                dst[k] = np.nan  # a missing point stays missing
-            elif dst[k] != dst[k]:
-                i = k // post
-                _gap_gradient_point(
-                    l3, c3, r3, o3, p, i, k - i * post, order, two_h, x, first, last
-                )
+    uniform = x.shape[0] == 0
+    if post > 1:
+        tiles = (post + TILE - 1) // TILE
+        for t in prange(pre * tiles):
+            p = t // tiles
+            q0 = (t % tiles) * TILE
+            q1 = min(q0 + TILE, post)
+            beyond = np.full(post, np.nan, dtype=c3.dtype)
+            for i in range(m):
+                rm1 = _row(l3, c3, r3, p, i - 1, beyond)
+                rp1 = _row(l3, c3, r3, p, i + 1, beyond)
+                rm2 = _row(l3, c3, r3, p, i - order, beyond)
+                rp2 = _row(l3, c3, r3, p, i + order, beyond)
+                w, e = _row_terms(x, l3, i, first, last)
+                dst, src = o3[p, i], c3[p, i]
+                _gradient_group(dst, src, rm1, rm2, rp1, rp2, q0, q1, order, uniform, two_h, w, e)
+    else:
+        for p in prange(pre):
+            dst = o2[p]  # o3[p, :, 0], typed contiguous: its loops vectorise
+            src = c2[p]
+            # Points whose reach stays in the block, in a loop that
+            # vectorises; the others one by one, through the halos.
+            lo = min(order, m)
+            hi = max(m - order, lo)
+            for i in range(lo):
+                _redo_point(l3, c3, r3, dst, src, p, i, order, two_h, x, first, last)
+            _line_group(dst, src, x, l3.shape[1], lo, hi, order, two_h, first, last)
+            for i in range(hi, m):
+                _redo_point(l3, c3, r3, dst, src, p, i, order, two_h, x, first, last)
+
+
+@_inline
+def _redo_point(l3, c3, r3, dst, src, p, i, order, two_h, x, first, last):  # pragma: no cover
+    if src[i] != src[i]:
+        dst[i] = np.nan
+    else:
+        dst[i] = _redo_gradient_near_ends(
+            l3, c3, r3, p, i, 0, order, two_h, x, l3.shape[1] + i, first, last
+        )
+
+
+@_inline
+def _line_group(dst, src, x, left, lo, hi, order, two_h, first, last):  # pragma: no cover
+    # _gradient_group along a line (the last axis): points [lo, hi), whose
+    # reach stays in the block; with non-uniform spacing, weights and
+    # coefficients vary by point (uniform: one set, `first[0]`, `last[0]`).
+    # Unsigned offsets, as in the other last-axis kernels: a signed i - 1
+    # gets a wrap-around check that keeps the loop scalar (4x slower here).
+    one = _u(1)
+    far = _u(order)
+    if x.shape[0] == 0:
+        fa, fb, fc = first[0, 0], first[0, 1], first[0, 2]
+        la, lb, lc = last[0, 0], last[0, 1], last[0, 2]
+        for i in range(_u(lo), _u(hi)):
+            dst[i] = _gradient_pick(
+                src[i],
+                src[i - one],
+                src[i - far],
+                src[i + one],
+                src[i + far],
+                order,
+                True,
+                two_h,
+                0.0,
+                0.0,
+                0.0,
+                fa,
+                fb,
+                fc,
+                la,
+                lb,
+                lc,
+            )
+        return
+    base = _u(left)
+    for i in range(_u(lo), _u(hi)):
+        k = base + i
+        wa, wb, wc = _weights(x[k] - x[k - one], x[k + one] - x[k])
+        dst[i] = _gradient_pick(
+            src[i],
+            src[i - one],
+            src[i - far],
+            src[i + one],
+            src[i + far],
+            order,
+            False,
+            two_h,
+            wa,
+            wb,
+            wc,
+            first[i, 0],
+            first[i, 1],
+            first[i, 2],
+            last[i, 0],
+            last[i, 1],
+            last[i, 2],
+        )
+
+
+@_inline
+def _span_row(l3, c3, r3, p, i, k, q0, q1, beyond, line):  # pragma: no cover - compiled
+    # The cells k away from points [q0, q1): of row i + k of the extended
+    # block (rows layout), or, along a line (`line`: c3 is then the line,
+    # 2-D (pre, m)), the piece of line p shifted by k.
+    if line:
+        return c3[p, q0 + k : q1 + k]
+    return _row(l3, c3, r3, p, i + k, beyond)[q0:q1]
+
+
+@_inline
+def _accumulate(acc, row, w, n, step, first):  # pragma: no cover - compiled
+    # acc = w * row (the first term), else acc += w * row, in float64; w by
+    # point (step 1) or one weight for all (step 0), hoisted so the loop
+    # vectorises.
+    if step == 0:
+        wk = w[0]
+        if first:
+            for j in range(n):
+                acc[j] = wk * row[j]
+        else:
+            for j in range(n):
+                acc[j] = acc[j] + wk * row[j]
+    elif first:
+        for j in range(n):
+            acc[j] = w[j] * row[j]
+    else:
+        for j in range(n):
+            acc[j] = acc[j] + w[j] * row[j]
+
+
+@_inline
+def _stencil_rule_span(
+    l3, c3, r3, p, i, q0, q1, beyond, line, reach, wt, first, last, wstep, tstep, dst, src, work
+):  # pragma: no cover
+    # The weighted stencils as the rule picks them, for points [q0, q1) of
+    # row i (or of line p): see _span_row.  wt / first / last are indexed by
+    # point as j * wstep and j * tstep (0: one set for all).  Each sum is
+    # accumulated in float64 in stencil order, as the reference does, in
+    # loops over the points that vectorise; `work` is scratch space.
+    r = (wt.shape[1] - 1) // 2
+    width = first.shape[2]
+    nn = _u(q1 - q0)
+    ws = _u(wstep)
+    ts = _u(tstep)
+    long_run = _u(width - 1)
+    acc = work[0]
+    best = work[1]
+    dl = work[2]
+    dr = work[3]
+    alive = work[4]
+    # dl, dr: valid cells following one another left and right, up to reach.
+    for side in range(2):
+        count = dl if side == 0 else dr
+        for j in range(nn):
+            alive[j] = 1.0
+            count[j] = 0.0
+        for k in range(1, reach + 1):
+            row = _span_row(l3, c3, r3, p, i, -k if side == 0 else k, q0, q1, beyond, line)
+            for j in range(nn):
+                alive[j] *= row[j] == row[j]
+                count[j] += alive[j]
+    # The centred stencil, then each one-sided one, kept where picked.
+    for k in range(2 * r + 1):
+        row = _span_row(l3, c3, r3, p, i, k - r, q0, q1, beyond, line)
+        _accumulate(acc, row, wt[:, k], nn, ws, k == 0)
+    for j in range(nn):
+        ok = (dl[j] >= r) & (dr[j] >= r) & (dl[j] + dr[j] >= long_run)
+        best[j] = acc[j] if ok else np.nan
+    for side in range(2):
+        table = first if side == 0 else last
+        for s in range(r):
+            # Runs starting s cells left (side 0) or ending s cells right.
+            start = -s if side == 0 else s - width + 1
+            for k in range(width):
+                row = _span_row(l3, c3, r3, p, i, start + k, q0, q1, beyond, line)
+                _accumulate(acc, row, table[:, s, k], nn, ts, k == 0)
+            near = dl if side == 0 else dr
+            for j in range(nn):
+                ok = (near[j] == s) & (dl[j] + dr[j] >= long_run)
+                best[j] = acc[j] if ok else best[j]
+    for j in range(nn):
+        dst[j] = best[j] if src[j] == src[j] else np.nan
 
 
 @Compiled
 def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no cover
-    """Redo, with the missing-value rule, the points of a weighted-stencil result near a NaN.
+    """Weighted stencils stopping at missing values, over a whole block, into o3.
 
-    A second derivative's one-sided stencils are one point wider than its
-    centred one: the middle of a run of exactly 2r + 1 points is NaN, yet
-    its centred stencil reads no missing value.  Such a point lies r + 1
-    cells from a missing one, so for these stencils the block (``c2``, flat
-    like ``o2``) and the halos are scanned too, and the valid points r + 1
-    cells either side of each missing cell are redone.
+    The rule of xgradient.missing at every point, in loops that vectorise
+    (see _stencil_rule_span): run only on blocks whose propagate result has
+    a NaN, or that are too short to tell (see `omit_missing`).
     """
     pre, m, post = c3.shape
-    n = m * post
-    r = (wt.shape[1] - 1) // 2
-    d = r + 1 if first.shape[2] > 2 * r + 1 else 0
-    segments = (n + SEGMENT - 1) // SEGMENT
-    for t in prange(pre * segments):
-        p = t // segments
-        s0 = (t % segments) * SEGMENT
-        s1 = min(s0 + SEGMENT, n)
-        dst = o2[p]
-        src = c2[p]
-        if not _segment_has_nan(dst, src, s0, s1, d > 0):
-            continue
-        for k in range(s0, s1):
-            if src[k] != src[k]:
-                if d > 0:
-                    i = k // post
-                    _partners(l3, c3, r3, o3, p, i, k - i * post, d, reach, wt, first, last)
-            elif dst[k] != dst[k]:
-                i = k // post
-                _gap_stencil_point(l3, c3, r3, o3, p, i, k - i * post, reach, wt, first, last)
-    if d > 0:
-        # Missing halo cells whose partners r + 1 cells away lie in the block.
-        hl = l3.shape[1]
-        hr = r3.shape[1]
-        for t in prange(pre):
-            for j in range(max(-hl, -d), 0):
-                for q in range(post):
-                    if l3[t, hl + j, q] != l3[t, hl + j, q]:
-                        _partners(l3, c3, r3, o3, t, j, q, d, reach, wt, first, last)
-            for j in range(min(hr, d)):
-                for q in range(post):
-                    if r3[t, j, q] != r3[t, j, q]:
-                        _partners(l3, c3, r3, o3, t, m + j, q, d, reach, wt, first, last)
-
-
-@_inline
-def _partners(l3, c3, r3, o3, p, j, q, d, reach, wt, first, last):  # pragma: no cover
-    # The valid block points d cells either side of missing cell j whose
-    # result is not NaN (those are redone anyway): the rule may make them NaN.
-    m = c3.shape[1]
-    for i in (j - d, j + d):
-        if 0 <= i < m and c3[p, i, q] == c3[p, i, q] and o3[p, i, q] == o3[p, i, q]:
-            _gap_stencil_point(l3, c3, r3, o3, p, i, q, reach, wt, first, last)
+    per_point = 1 if first.shape[0] > 1 else 0
+    if post > 1:
+        tiles = (post + TILE - 1) // TILE
+        for t in prange(pre * tiles):
+            p = t // tiles
+            q0 = (t % tiles) * TILE
+            q1 = min(q0 + TILE, post)
+            beyond = np.full(post, np.nan, dtype=c3.dtype)
+            work = np.empty((5, q1 - q0))
+            for i in range(m):
+                ti = i * per_point
+                _stencil_rule_span(
+                    l3,
+                    c3,
+                    r3,
+                    p,
+                    i,
+                    q0,
+                    q1,
+                    beyond,
+                    False,
+                    reach,
+                    wt[i : i + 1],
+                    first[ti : ti + 1],
+                    last[ti : ti + 1],
+                    0,
+                    0,
+                    o3[p, i, q0:q1],
+                    c3[p, i, q0:q1],
+                    work,
+                )
+    else:
+        for p in prange(pre):
+            # Points whose reach stays in the block, as shifted pieces of the
+            # line; the others one by one, through the halos.
+            lo = min(reach, m)
+            hi = max(m - reach, lo)
+            for i in range(lo):
+                _redo_stencil(l3, c3, r3, o3, p, i, 0, reach, wt, first, last)
+            if hi > lo:
+                work = np.empty((5, hi - lo))
+                t0 = lo * per_point
+                _stencil_rule_span(
+                    l3,
+                    c2,
+                    r3,
+                    p,
+                    0,
+                    lo,
+                    hi,
+                    c2[p],
+                    True,
+                    reach,
+                    wt[lo:hi],
+                    first[t0:],
+                    last[t0:],
+                    1,
+                    per_point,
+                    o2[p, lo:hi],
+                    c2[p, lo:hi],
+                    work,
+                )
+            for i in range(hi, m):
+                _redo_stencil(l3, c3, r3, o3, p, i, 0, reach, wt, first, last)
 
 
 def omit_missing(
@@ -1302,12 +1759,16 @@ def omit_missing(
     array([1. , 1. , nan, 2. , 2.5, 3. ])
     """
     gradient = isinstance(plan, MissingGradientBlock)
-    kernel = numpy_gradient if gradient else weighted_stencil
+    apply = _gradient_3d if gradient else _stencil_3d
     inner = trimmed_halos(axis, plan, left, right)
     if center.dtype.kind in "biu":  # integers are never missing
-        return kernel(center, axis, plan.base, *inner, parallel=parallel, out=out)
+        return _run(apply, center, axis, plan.base, *inner, parallel, out, _NO_FLAGS)
     threads = _threads(center, parallel)
-    result = np.ascontiguousarray(kernel(center, axis, plan.base, *inner, parallel=threads))
+    flags = np.zeros(1, dtype=np.uint8)
+    result = _run(apply, center, axis, plan.base, *inner, threads, None, flags)
+    if not (flags[0] or _unflagged_gaps_possible(plan)):
+        return deliver(result, out)  # no missing value within reach of any point
+    result = np.ascontiguousarray(result)
     c3 = np.ascontiguousarray(as3d(center, axis))
     halos = []
     for h in (left, right):
@@ -1316,32 +1777,46 @@ def omit_missing(
             np.empty(shape, c3.dtype) if h is None else np.ascontiguousarray(as3d(h, axis))
         )
     o3 = as3d(result, axis)
-    pre = c3.shape[0]
-    o2, c2 = o3.reshape(pre, -1), c3.reshape(pre, -1)
+    # Along the last axis, each line as a contiguous row (see gradient_gaps).
+    lines = (
+        (c3.reshape(c3.shape[:2]), o3.reshape(o3.shape[:2]))
+        if c3.shape[2] == 1
+        else (c3[:, :, 0], o3[:, :, 0])
+    )
     if gradient:
         uniform = plan.positions is None
         x = np.empty(0) if uniform else plan.positions
-        two_h = np.float64(2.0 * np.float64(plan.step)) if uniform else np.float64(1.0)
-        gradient_gaps[threads](
-            halos[0],
-            c3,
-            halos[1],
-            o3,
-            c2,
-            o2,
-            uniform,
-            plan.edge_order,
-            two_h,
-            x,
-            plan.first,
-            plan.last,
-        )
+        order = plan.edge_order
+        first, last = plan.first, plan.last
+        if uniform:
+            # As the propagate kernels divide: in float32 where that is exact.
+            two_h = _divisor(2.0 * np.float64(plan.step), c3.dtype)
+            if order == 1:
+                h = _divisor(plan.step, c3.dtype)
+                first = last = np.array([[h, 0.0, 0.0]], dtype=h.dtype)
+        else:
+            two_h = np.float64(1.0)  # unused
+        gaps = (order, two_h, x, first, last)
+        gradient_gaps[threads](halos[0], c3, halos[1], o3, *lines, *gaps)
     else:
         wt = np.ascontiguousarray(plan.weights, dtype=np.float64)
-        stencil_gaps[threads](
-            halos[0], c3, halos[1], o3, c2, o2, plan.reach, wt, plan.first, plan.last
-        )
+        gaps = (plan.reach, wt, plan.first, plan.last)
+        stencil_gaps[threads](halos[0], c3, halos[1], o3, *lines, *gaps)
     return deliver(result, out)
+
+
+def _unflagged_gaps_possible(plan: MissingGradientBlock | MissingStencilBlock) -> bool:
+    """Whether a block may need the rule although its propagate result has no NaN.
+
+    Normally a missing value within reach of a point makes some result of
+    the block NaN.  Not when numpy.gradient's uniform interior has a single
+    point (it does not read its own, missing, value), nor when a second
+    derivative's block is so short that the two missing cells around a run
+    of 2r + 1 points both lie in its halos.
+    """
+    if isinstance(plan, MissingGradientBlock):
+        return plan.positions is None and plan.size == 1
+    return plan.width > 2 * plan.radius + 1 and plan.size < 2 * plan.radius + 2
 
 
 def step_range(positions: np.ndarray) -> tuple[float, float]:
