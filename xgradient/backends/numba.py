@@ -1659,6 +1659,12 @@ def _stencil_rule_span(
         dst[j] = best[j] if src[j] == src[j] else np.nan
 
 
+# Points of the weighted rule computed together: its many short passes
+# (one per stencil cell and candidate) then run over scratch rows in L1
+# (with 4096 points, from L2: 2x slower).
+SPAN = 512
+
+
 @Compiled
 def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no cover
     """Weighted stencils stopping at missing values, over a whole block, into o3.
@@ -1670,11 +1676,11 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no 
     pre, m, post = c3.shape
     per_point = 1 if first.shape[0] > 1 else 0
     if post > 1:
-        tiles = (post + TILE - 1) // TILE
+        tiles = (post + SPAN - 1) // SPAN
         for t in prange(pre * tiles):
             p = t // tiles
-            q0 = (t % tiles) * TILE
-            q1 = min(q0 + TILE, post)
+            q0 = (t % tiles) * SPAN
+            q1 = min(q0 + SPAN, post)
             beyond = np.full(post, np.nan, dtype=c3.dtype)
             work = np.empty((5, q1 - q0))
             for i in range(m):
@@ -1707,27 +1713,28 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no 
             hi = max(m - reach, lo)
             for i in range(lo):
                 _redo_stencil(l3, c3, r3, o3, p, i, 0, reach, wt, first, last)
-            if hi > lo:
-                work = np.empty((5, hi - lo))
-                t0 = lo * per_point
+            work = np.empty((5, SPAN))
+            for g0 in range(lo, hi, SPAN):
+                g1 = min(g0 + SPAN, hi)
+                t0 = g0 * per_point
                 _stencil_rule_span(
                     l3,
                     c2,
                     r3,
                     p,
                     0,
-                    lo,
-                    hi,
+                    g0,
+                    g1,
                     c2[p],
                     True,
                     reach,
-                    wt[lo:hi],
+                    wt[g0:g1],
                     first[t0:],
                     last[t0:],
                     1,
                     per_point,
-                    o2[p, lo:hi],
-                    c2[p, lo:hi],
+                    o2[p, g0:g1],
+                    c2[p, g0:g1],
                     work,
                 )
             for i in range(hi, m):
