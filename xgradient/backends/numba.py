@@ -1659,6 +1659,73 @@ def _stencil_rule_span(
         dst[j] = best[j] if src[j] == src[j] else np.nan
 
 
+@_inline
+def _three_point_rule(
+    dst, src, rm3, rm2, rm1, rp1, rp2, rp3, n, width, deep, wt, first, last, step
+):  # pragma: no cover
+    # The weighted rule for three-point stencils (accuracy 2: radius 1), in
+    # one pass without branches per point: rm3..rp3 hold the cells 3 before
+    # to 3 after each point (`deep`: the reach is 3, a second derivative,
+    # else 2), `width` the one-sided stencils' points (3 or 4).  Weights by
+    # point (step 1) or one set (step 0).  Sums in float64, in stencil order.
+    nan = src.dtype.type(np.nan)
+    for j in range(_u(n)):
+        t = j * _u(step)
+        f0 = src[j]
+        a1 = rm1[j]
+        a2 = rm2[j]
+        a3 = rm3[j]
+        b1 = rp1[j]
+        b2 = rp2[j]
+        b3 = rp3[j]
+        va1 = a1 == a1
+        vb1 = b1 == b1
+        va12 = va1 & (a2 == a2)
+        vb12 = vb1 & (b2 == b2)
+        dl = np.int64(va1) + np.int64(va12) + np.int64(va12 & (a3 == a3) & deep)
+        dr = np.int64(vb1) + np.int64(vb12) + np.int64(vb12 & (b3 == b3) & deep)
+        long_run = dl + dr + 1 >= width
+        centred = wt[t, 0] * a1 + wt[t, 1] * f0 + wt[t, 2] * b1
+        if width == 3:
+            start = first[t, 0, 0] * f0 + first[t, 0, 1] * b1 + first[t, 0, 2] * b2
+            end = last[t, 0, 0] * a2 + last[t, 0, 1] * a1 + last[t, 0, 2] * f0
+        else:
+            start = (
+                first[t, 0, 0] * f0
+                + first[t, 0, 1] * b1
+                + first[t, 0, 2] * b2
+                + first[t, 0, 3] * b3
+            )
+            end = last[t, 0, 0] * a3 + last[t, 0, 1] * a2 + last[t, 0, 2] * a1 + last[t, 0, 3] * f0
+        v = end if dl >= 1 else start
+        v = centred if (dl >= 1) & (dr >= 1) else v
+        dst[j] = v if long_run & (f0 == f0) else nan
+
+
+@_inline
+def _three_point_row(
+    l3, c3, r3, o3, p, i, q0, q1, beyond, width, reach, wt, first, last, ti
+):  # pragma: no cover
+    # _three_point_rule for points [q0, q1) of row i (rows layout).
+    _three_point_rule(
+        o3[p, i, q0:q1],
+        c3[p, i, q0:q1],
+        _row(l3, c3, r3, p, i - 3, beyond)[q0:q1],
+        _row(l3, c3, r3, p, i - 2, beyond)[q0:q1],
+        _row(l3, c3, r3, p, i - 1, beyond)[q0:q1],
+        _row(l3, c3, r3, p, i + 1, beyond)[q0:q1],
+        _row(l3, c3, r3, p, i + 2, beyond)[q0:q1],
+        _row(l3, c3, r3, p, i + 3, beyond)[q0:q1],
+        q1 - q0,
+        width,
+        reach > 2,
+        wt[i : i + 1],
+        first[ti : ti + 1],
+        last[ti : ti + 1],
+        0,
+    )
+
+
 # Points of the weighted rule computed together: its many short passes
 # (one per stencil cell and candidate) then run over scratch rows in L1
 # (with 4096 points, from L2: 2x slower).
@@ -1675,6 +1742,8 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no 
     """
     pre, m, post = c3.shape
     per_point = 1 if first.shape[0] > 1 else 0
+    r = (wt.shape[1] - 1) // 2
+    width = first.shape[2]
     if post > 1:
         tiles = (post + SPAN - 1) // SPAN
         for t in prange(pre * tiles):
@@ -1685,6 +1754,11 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no 
             work = np.empty((5, q1 - q0))
             for i in range(m):
                 ti = i * per_point
+                if r == 1:
+                    _three_point_row(
+                        l3, c3, r3, o3, p, i, q0, q1, beyond, width, reach, wt, first, last, ti
+                    )
+                    continue
                 _stencil_rule_span(
                     l3,
                     c3,
@@ -1707,38 +1781,107 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no 
                 )
     else:
         for p in prange(pre):
-            # Points whose reach stays in the block, as shifted pieces of the
-            # line; the others one by one, through the halos.
-            lo = min(reach, m)
-            hi = max(m - reach, lo)
-            for i in range(lo):
-                _redo_stencil(l3, c3, r3, o3, p, i, 0, reach, wt, first, last)
             work = np.empty((5, SPAN))
-            for g0 in range(lo, hi, SPAN):
-                g1 = min(g0 + SPAN, hi)
-                t0 = g0 * per_point
-                _stencil_rule_span(
-                    l3,
-                    c2,
-                    r3,
-                    p,
-                    0,
-                    g0,
-                    g1,
-                    c2[p],
-                    True,
-                    reach,
-                    wt[g0:g1],
-                    first[t0:],
-                    last[t0:],
-                    1,
-                    per_point,
-                    o2[p, g0:g1],
-                    c2[p, g0:g1],
-                    work,
-                )
-            for i in range(hi, m):
-                _redo_stencil(l3, c3, r3, o3, p, i, 0, reach, wt, first, last)
+            buf = np.empty((1, 32), dtype=c3.dtype)  # a line's end, with its halo cells
+            # Shifted pieces of the line; near its ends, of a short copy of
+            # the cells there, halos and NaN beyond them included (point by
+            # point through the halos was 7x slower than the whole line).
+            shift = 3 if r == 1 else reach
+            lo = min(shift, m)
+            hi = max(m - shift, lo)
+            _line_rule(c2, p, o2[p], lo, hi, 0, r, width, reach, wt, first, last, per_point, work)
+            for a0, a1 in ((0, lo), (hi, m)):
+                if a1 > a0:
+                    _line_cells(l3, c2, r3, p, a0, a1, shift, buf[0])
+                    t0 = a0 * per_point
+                    _line_rule(
+                        buf,
+                        0,
+                        o2[p, a0:a1],
+                        shift,
+                        shift + a1 - a0,
+                        shift,
+                        r,
+                        width,
+                        reach,
+                        wt[a0:],
+                        first[t0:],
+                        last[t0:],
+                        per_point,
+                        work,
+                    )
+
+
+@_inline
+def _line_cells(l3, c2, r3, p, a0, a1, shift, buf):  # pragma: no cover - compiled
+    # Cells a0 - shift ... a1 + shift - 1 of line p into buf (NaN beyond the halos).
+    m = c2.shape[1]
+    hl = l3.shape[1]
+    hr = r3.shape[1]
+    count = a1 - a0 + 2 * shift
+    for k in range(count):
+        j = a0 - shift + k
+        if j < -hl or j >= m + hr:
+            buf[k] = np.nan
+        elif j < 0:
+            buf[k] = l3[p, hl + j, 0]
+        elif j < m:
+            buf[k] = c2[p, j]
+        else:
+            buf[k] = r3[p, j - m, 0]
+
+
+@_inline
+def _line_rule(
+    lines, p, dst, lo, hi, offset, r, width, reach, wt, first, last, per_point, work
+):  # pragma: no cover
+    # The weighted rule for points [lo, hi) of line p of `lines`: points
+    # lo - offset ... of dst and of the tables, span by span.
+    line = lines[p]
+    for g0 in range(lo, hi, SPAN):
+        g1 = min(g0 + SPAN, hi)
+        d0 = g0 - offset
+        d1 = g1 - offset
+        t0 = d0 * per_point
+        if r == 1:
+            _three_point_rule(
+                dst[d0:d1],
+                line[g0:g1],
+                line[g0 - 3 : g1 - 3],
+                line[g0 - 2 : g1 - 2],
+                line[g0 - 1 : g1 - 1],
+                line[g0 + 1 : g1 + 1],
+                line[g0 + 2 : g1 + 2],
+                line[g0 + 3 : g1 + 3],
+                g1 - g0,
+                width,
+                reach > 2,
+                wt[t0:],
+                first[t0:],
+                last[t0:],
+                per_point,
+            )
+        else:
+            _stencil_rule_span(
+                lines,
+                lines,
+                lines,
+                p,
+                0,
+                g0,
+                g1,
+                line,
+                True,
+                reach,
+                wt[d0:d1],
+                first[t0:],
+                last[t0:],
+                1,
+                per_point,
+                dst[d0:d1],
+                line[g0:g1],
+                work,
+            )
 
 
 def omit_missing(
