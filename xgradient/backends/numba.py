@@ -1152,23 +1152,17 @@ def _rules_from_halos(b: _Block, plan: WeightedBlockPlan) -> None:
 
 # -- stencils that stop at missing values ----------------------------------------------
 #
-# A block's "omit" result is its "propagate" result with the points near a
-# missing value recomputed: where no missing value is within reach, the two
-# rules pick the same formula (xgradient.missing).  The propagate kernels
-# flag a NaN result (see _flag); only then are the points beside a missing
-# value redone.  Those are found from the propagate result itself: a
+# Where no missing value is within reach of a point, the rule picks the
+# dimension's own formula (xgradient.missing): a block's "omit" result is
+# then its "propagate" result.  So the propagate kernels run first and note,
+# fused into their loops (see _flag), whether a result came out NaN: a
 # stencil that reads a missing value gives NaN (a zero weight times NaN is
-# NaN too), except numpy.gradient's uniform interior, which does not read
-# its own point, so for it the block is scanned as well.  A NaN that has
-# another cause (inf - inf) is recomputed to the same value.
-#
-# The scan visits the block as the row kernels do, tile by tile along
-# `post` and row by row along the axis, so that the rows a redone point
-# reads are in cache: visited in memory order, each redone point would wait
-# for the rows after it to come from memory (~100 ns a point, measured).
-# A tile's row is checked by a loop that vectorises; only rows with a NaN
-# are redone point by point.  Along the last axis (post == 1) a line is one
-# contiguous row.
+# NaN too).  Only a flagged block, or one too short to tell (see
+# _unflagged_gaps_possible), is computed again, whole, by the rule's
+# kernels (gradient_gaps, stencil_gaps).  They pick each point's formula
+# without branches, so that their loops vectorise: from rows of the block
+# (the row layout) or shifted pieces of a line (along the last axis); only
+# the few points near a line's ends read the halos, through _cell.
 
 
 @_inline
@@ -1189,24 +1183,6 @@ def _cell(l3, c3, r3, p, j, q):  # pragma: no cover - compiled
 
 
 @_inline
-def _sides_inner(c3, p, i, q, reach):  # pragma: no cover - compiled
-    # _run_sides for a point whose reach stays in the block (no halo read).
-    dl = 0
-    for k in range(1, reach + 1):
-        v = c3[p, i - k, q]
-        if v != v:
-            break
-        dl = k
-    dr = 0
-    for k in range(1, reach + 1):
-        v = c3[p, i + k, q]
-        if v != v:
-            break
-        dr = k
-    return dl, dr
-
-
-@_inline
 def _run_sides(l3, c3, r3, p, i, q, reach):  # pragma: no cover - compiled
     # Valid cells following one another left and right of point i, up to
     # `reach`, reading the halos where needed.
@@ -1223,12 +1199,6 @@ def _run_sides(l3, c3, r3, p, i, q, reach):  # pragma: no cover - compiled
             break
         dr = k
     return dl, dr
-
-
-# Each redone point has two versions: one reading the block directly, for
-# points whose reach stays in it (nearly all), and one through _cell.  The
-# branches of _cell, inlined at every read, made a redone point 5-10x
-# slower (measured); the choice is made once per point by the caller.
 
 
 @_inline
@@ -1262,21 +1232,6 @@ def _central(fm1, f0, fp1, two_h, x, k):  # pragma: no cover - compiled
 
 
 @_inline
-def _redo_gradient(c3, p, i, q, order, two_h, x, k, first, last):  # pragma: no cover
-    # numpy.gradient's formula for valid point i whose reach stays in the
-    # block, as the rule picks it (see xgradient.missing).
-    dl, dr = _sides_inner(c3, p, i, q, order)
-    f0 = c3[p, i, q]
-    fm1 = c3[p, i - 1, q]
-    fp1 = c3[p, i + 1, q]
-    fm2 = c3[p, i - order, q]
-    fp2 = c3[p, i + order, q]
-    central = _central(fm1, f0, fp1, two_h, x, k) if dl >= 1 and dr >= 1 else f0
-    t = i if first.shape[0] > 1 else 0
-    return _gradient_rule(dl, dr, f0, fm1, fm2, fp1, fp2, order, central, first, last, t)
-
-
-@_inline
 def _redo_gradient_near_ends(
     l3, c3, r3, p, i, q, order, two_h, x, k, first, last
 ):  # pragma: no cover
@@ -1293,49 +1248,6 @@ def _redo_gradient_near_ends(
 
 
 @_inline
-def _redo_gradient_any(l3, c3, r3, p, i, q, order, two_h, x, first, last):  # pragma: no cover
-    k = l3.shape[1] + i  # the point in the extended positions
-    if order <= i < c3.shape[1] - order:
-        return _redo_gradient(c3, p, i, q, order, two_h, x, k, first, last)
-    return _redo_gradient_near_ends(l3, c3, r3, p, i, q, order, two_h, x, k, first, last)
-
-
-@_inline
-def _redo_stencil(l3, c3, r3, o3, p, i, q, reach, wt, first, last):  # pragma: no cover
-    # The weighted stencil for (valid) point i as the rule picks it,
-    # accumulated in float64 in stencil order, as the reference does.
-    r = (wt.shape[1] - 1) // 2
-    width = first.shape[2]
-    inner = reach <= i < c3.shape[1] - reach
-    if inner:
-        dl, dr = _sides_inner(c3, p, i, q, reach)
-    else:
-        dl, dr = _run_sides(l3, c3, r3, p, i, q, reach)
-    t = i if first.shape[0] > 1 else 0
-    if dl + dr + 1 < width:
-        o3[p, i, q] = np.nan  # a run too short, even if the centred stencil fits
-        return
-    if dl >= r and dr >= r:
-        weights = wt[i]
-        j0 = i - r
-    elif dl < r:
-        weights = first[t, dl]
-        j0 = i - dl
-    else:
-        weights = last[t, dr]
-        j0 = i + dr - width + 1
-    if inner:
-        acc = weights[0] * c3[p, j0, q]
-        for k in range(1, weights.shape[0]):
-            acc = acc + weights[k] * c3[p, j0 + k, q]
-    else:
-        acc = weights[0] * _cell(l3, c3, r3, p, j0, q)
-        for k in range(1, weights.shape[0]):
-            acc = acc + weights[k] * _cell(l3, c3, r3, p, j0 + k, q)
-    o3[p, i, q] = acc
-
-
-@_inline
 def _row(l3, c3, r3, p, j, beyond):  # pragma: no cover - compiled
     # Row j of the extended block as a 1-D view along post (`beyond`, a NaN
     # row, outside the halos).
@@ -1347,40 +1259,6 @@ def _row(l3, c3, r3, p, j, beyond):  # pragma: no cover - compiled
     if j >= m and j - m < r3.shape[1]:
         return r3[p, j - m]
     return beyond
-
-
-@_inline
-def _has_nan(dst, src, q0, q1, check_src):  # pragma: no cover - compiled
-    bad = False
-    for q in range(_u(q0), _u(q1)):
-        bad |= dst[q] != dst[q]
-    if check_src:
-        for q in range(_u(q0), _u(q1)):
-            bad |= src[q] != src[q]
-    return bad
-
-
-# Points of a row examined together: the test for one that needs redoing
-# (a loop that vectorises) runs on the whole group first.
-GROUP = 64
-
-
-@_inline
-def _needs(dst, src, before, after, q0, q1, check, d):  # pragma: no cover - compiled
-    # Whether a point in [q0, q1) needs the rule: a valid point with a NaN
-    # result (beside a missing value); with `check`, a missing point with a
-    # finite result; with d > 0, a valid point with a finite result whose
-    # cell d before (`before`) or after (`after`) is missing.
-    need = False
-    for q in range(_u(q0), _u(q1)):
-        lost = dst[q] != dst[q]
-        missing = src[q] != src[q]
-        need |= lost != missing if check else lost and not missing
-    if d > 0:
-        for q in range(_u(q0), _u(q1)):
-            ok = dst[q] == dst[q] and src[q] == src[q]
-            need |= ok and (before[q] != before[q] or after[q] != after[q])
-    return need
 
 
 @_inline
