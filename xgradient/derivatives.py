@@ -461,6 +461,15 @@ def gradient(
     >>> d.attrs["units"]
     'K m-1'
 
+    A missing value, with ``nan_policy="omit"``: each run of valid points is
+    differentiated as numpy.gradient would differentiate it alone.
+
+    >>> f = xr.DataArray([0.0, 1.0, 4.0, np.nan, 16.0, 25.0, 36.0], dims="x")
+    >>> xgradient.gradient(f, "x").values
+    array([ 1.,  2., nan,  6., nan, 10., 11.])
+    >>> xgradient.gradient(f, "x", nan_policy="omit").values
+    array([ 1.,  2.,  3., nan,  9., 10., 11.])
+
     A periodic dim, with fourth-order stencils:
 
     >>> lon = np.arange(0.0, 360.0, 30.0)
