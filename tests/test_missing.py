@@ -20,6 +20,7 @@ laziness; and the error messages.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from typing import Any
 
@@ -824,3 +825,39 @@ def test_a_mask_with_a_dim_the_data_lacks_names_it(chunked):
         xgradient.gradient(da, "x", mask=mask)
     with raise_if_dask_computes(), pytest.raises((ValueError, KeyError), match="depth"):
         da.grad.second("x", mask=mask)
+
+
+@pytest.mark.parametrize("kind", ["edge_order=1", "edge_order=2", "second", "accuracy=4"])
+@pytest.mark.parametrize("dim", ["y", "x"])
+def test_sparse_missing_values_take_the_flagged_path(kind, dim):
+    """A large block whose sampled cells are all valid: the compiled "omit" path
+    computes the propagate result first, finds a NaN in it, and computes the block
+    again with the rule (xgradient.backends.numba.omit_missing).  Its result must
+    equal the plain-array rule and, on the damaged line, numpy.gradient per run."""
+    from xgradient.backends import numba as compiled
+
+    rng = np.random.default_rng(5)
+    f = rng.normal(size=(64, 200))
+    assert f.size > compiled.SAMPLES  # the sample skips cells
+    step = f.size // compiled.SAMPLES
+    missing = 1 if step > 1 else None  # flat index 1 is not sampled
+    assert missing is not None
+    f.flat[missing] = np.nan  # row 0, column 1
+    da = xr.DataArray(f, dims=("y", "x"))
+    if kind == "second":
+        run = functools.partial(xgradient.second_derivative, da, dim)
+    elif kind == "accuracy=4":
+        run = functools.partial(xgradient.gradient, da, dim, accuracy=4)
+    else:
+        run = functools.partial(xgradient.gradient, da, dim, edge_order=int(kind[-1]))
+    got = run(nan_policy="omit", engine="numba").values
+    assert_array_equal(got, run(nan_policy="omit", engine="numpy").values)
+    assert np.isnan(got.flat[missing])
+    if kind.startswith("edge_order") and dim == "x":
+        e = int(kind[-1])
+        line = f[0]
+        expected = np.full(line.shape, np.nan)
+        expected[2:] = np.gradient(line[2:], edge_order=e)  # the run [0] alone is too short
+        assert_array_equal(got[0], expected)
+    # Away from the missing value, the propagate numbers, bit for bit.
+    assert_array_equal(got[10:], run(engine="numba").values[10:])

@@ -1159,7 +1159,8 @@ def _rules_from_halos(b: _Block, plan: WeightedBlockPlan) -> None:
 # stencil that reads a missing value gives NaN (a zero weight times NaN is
 # NaN too).  Only a flagged block, or one too short to tell (see
 # _unflagged_gaps_possible), is computed again, whole, by the rule's
-# kernels (gradient_gaps, stencil_gaps).  They pick each point's formula
+# kernels (gradient_gaps, stencil_gaps).  When a sample of the block's
+# cells already holds a missing value, those kernels run alone.  They pick each point's formula
 # without branches, so that their loops vectorise: from rows of the block
 # (the row layout) or shifted pieces of a line (along the last axis); only
 # the few points near a line's ends read the halos, through _cell.
@@ -1774,9 +1775,11 @@ def omit_missing(
 ) -> np.ndarray:
     """Compiled stencils that stop at missing values on one block.
 
-    The block's ``"propagate"`` result from the compiled kernels, then its
-    points near a missing value redone (see the comment above
-    :func:`gradient_gaps`).  Parameters as :func:`xgradient.kernels.omit_missing`.
+    The block's ``"propagate"`` result from the compiled kernels, flagging
+    a NaN; a flagged block is computed again by the rule's kernels (see the
+    comment above :func:`_cell`), and a block where a sample of cells holds
+    a missing value by those alone.  Parameters as
+    :func:`xgradient.kernels.omit_missing`.
 
     Examples
     --------
@@ -1792,12 +1795,17 @@ def omit_missing(
     if center.dtype.kind in "biu":  # integers are never missing
         return _run(apply, center, axis, plan.base, *inner, parallel, out, _NO_FLAGS)
     threads = _threads(center, parallel)
-    flags = np.zeros(1, dtype=np.uint8)
-    result = _run(apply, center, axis, plan.base, *inner, threads, None, flags)
-    if not (flags[0] or _unflagged_gaps_possible(plan)):
-        return deliver(result, out)  # no missing value within reach of any point
-    result = np.ascontiguousarray(result)
     c3 = np.ascontiguousarray(as3d(center, axis))
+    if _sample_has_nan(c3, SAMPLES):
+        # Missing values are common here: the rule's kernels alone write
+        # every point, without computing the propagate result first.
+        result = np.empty(center.shape, dtype=c3.dtype)
+    else:
+        flags = np.zeros(1, dtype=np.uint8)
+        result = _run(apply, center, axis, plan.base, *inner, threads, None, flags)
+        if not (flags[0] or _unflagged_gaps_possible(plan)):
+            return deliver(result, out)  # no missing value within reach of any point
+        result = np.ascontiguousarray(result)
     halos = []
     for h in (left, right):
         shape = (c3.shape[0], 0, c3.shape[2])
@@ -1831,6 +1839,28 @@ def omit_missing(
         gaps = (plan.reach, wt, plan.first, plan.last)
         stencil_gaps[threads](halos[0], c3, halos[1], o3, *lines, *gaps)
     return deliver(result, out)
+
+
+# Cells of a block looked at, evenly spread, before "omit" chooses its path:
+# with a missing value among them, missing values are common enough that
+# the propagate result (computed first to find out) would be wasted work.
+SAMPLES = 4096
+
+
+@_njit()
+def _sample_has_nan(c3, count):  # pragma: no cover - compiled
+    n = c3.size
+    step = max(1, n // count)
+    post = c3.shape[2]
+    m = c3.shape[1]
+    for k in range(0, n, step):
+        q = k % post
+        i = (k // post) % m
+        p = k // (post * m)
+        v = c3[p, i, q]
+        if v != v:
+            return True
+    return False
 
 
 def _unflagged_gaps_possible(plan: MissingGradientBlock | MissingStencilBlock) -> bool:
