@@ -141,6 +141,9 @@ class MissingPlan:
     width: int = 0  # cells of a one-sided weighted stencil (0 for numpy.gradient's formulas)
     positions: np.ndarray | None = None  # weighted, non-uniform: positions with wrapped ends
     offset: int = 0  # index of the dimension's first point in `positions`
+    # Weighted, uniform: the one-sided weights, the same for every point and
+    # block (computed once: a graph has a block plan per chunk).
+    uniform_tables: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n(self) -> int:
@@ -206,16 +209,8 @@ class MissingPlan:
     def _stencil_block(self, start: int, stop: int, shared: dict[str, Any]) -> MissingStencilBlock:
         plan = self.base
         radius, width = plan.radius, self.width
-        if plan.step is not None:
-            # The offsets as plan_weighted's uniform edges compute them.
-            cells = np.arange(width, dtype=np.float64)[None, :]
-            k = np.arange(radius)[:, None]
-            first, last = (
-                finite_difference_weights((cells - c) * plan.step, self.order).reshape(
-                    1, radius, width
-                )
-                for c in (k, width - 1 - k)
-            )
+        if self.uniform_tables is not None:
+            first, last = self.uniform_tables
         else:
             points = range(start, stop)
             first, last = _stencil_tables(
@@ -260,6 +255,23 @@ def _gradient_tables(
     i = index[ok]
     h1, h2 = x[i - 1] - x[i - 2], x[i] - x[i - 1]
     last[ok] = np.stack(one_sided_weights(h1, h2, start=False), axis=1)
+    return first, last
+
+
+def _uniform_tables(
+    step: float, radius: int, width: int, order: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided weights for uniform spacing, shape ``(1, radius, width)`` each.
+
+    The node offsets as plan_weighted's uniform edges compute them, so that
+    the same points get the same bits.
+    """
+    cells = np.arange(width, dtype=np.float64)[None, :]
+    k = np.arange(radius)[:, None]
+    first, last = (
+        finite_difference_weights((cells - c) * step, order).reshape(1, radius, width)
+        for c in (k, width - 1 - k)
+    )
     return first, last
 
 
@@ -312,7 +324,8 @@ def plan_missing(
     width = accuracy + order
     reach = width - 1
     if base.step is not None:
-        return MissingPlan(base=base, reach=reach, order=order, width=width)
+        tables = _uniform_tables(base.step, base.radius, width, order)
+        return MissingPlan(base=base, reach=reach, order=order, width=width, uniform_tables=tables)
     x = np.asarray(positions, dtype=np.float64)
     if base.periodic:
         sign = 1.0 if x[-1] > x[0] else -1.0
