@@ -1350,8 +1350,9 @@ def gradient_gaps(l3, c3, r3, o3, c2, o2, order, two_h, x, first, last):  # prag
     """numpy.gradient's formulas stopping at missing values, over a whole block, into o3.
 
     The rule of xgradient.missing at every point, in loops without
-    branches per point: run only on blocks whose propagate result has a
-    NaN (see the comment above).
+    branches per point: run on blocks where a sample of cells holds a
+    missing value, or whose propagate result has a NaN (see the comment
+    above :func:`_cell`).
     """
     pre, m, post = c3.shape
     uniform = x.shape[0] == 0
@@ -1616,8 +1617,9 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no 
     """Weighted stencils stopping at missing values, over a whole block, into o3.
 
     The rule of xgradient.missing at every point, in loops that vectorise
-    (see _stencil_rule_span): run only on blocks whose propagate result has
-    a NaN, or that are too short to tell (see `omit_missing`).
+    (see _stencil_rule_span): run on blocks where a sample of cells holds a
+    missing value, whose propagate result has a NaN, or that are too short
+    to tell (see `omit_missing`).
     """
     pre, m, post = c3.shape
     per_point = 1 if first.shape[0] > 1 else 0
