@@ -1,38 +1,30 @@
-"""Sphinx configuration for the xgradient documentation.
+"""Sphinx configuration for the xgradient documentation site.
 
-Build with::
+Build it (what CI runs, warnings are errors)::
 
-    python -m pip install -e . -r docs/requirements.txt
+    python -m pip install -e ".[docs]"
     python -m sphinx -b html docs docs/_build/html -W --keep-going
 
-Only ``myst-parser`` is strictly required.  Missing optional extensions
-degrade instead of failing: numpydoc -> ``sphinx.ext.napoleon``, furo ->
-the built-in alabaster theme, and without sphinx-autosummary-accessors the
-``DataArray.grad`` / ``Dataset.grad`` entries of the API page are documented
-through the accessor classes instead.  Cross-links to numpy, xarray and dask
-(intersphinx) need the network and are off unless ``XGRADIENT_DOCS_INTERSPHINX=1``.
+then open ``docs/_build/html/index.html``.  The build runs every script in
+``examples/`` (sphinx-gallery) and keeps the figures they draw; the size of
+their grids comes from ``XGRADIENT_EXAMPLE_SIZE`` (small, medium, large;
+medium unless set).  Cross-links to numpy, xarray and dask (intersphinx)
+need the network and are off unless ``XGRADIENT_DOCS_INTERSPHINX=1``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import re
 import sys
 from pathlib import Path
 
+import sphinx_autosummary_accessors
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the package, if it is not installed
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))  # the package, if it is not installed
 
 import xgradient  # noqa: E402
-
-
-def _have(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
 
 project = "xgradient"
 author = "xgradient developers"
@@ -41,19 +33,15 @@ version = release = xgradient.__version__
 
 extensions = [
     "myst_parser",
+    "numpydoc",
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx_autosummary_accessors",
+    "sphinx_copybutton",
+    "sphinx_gallery.gen_gallery",
+    "matplotlib.sphinxext.plot_directive",
 ]
-HAVE_NUMPYDOC = _have("numpydoc")
-HAVE_ACCESSORS = _have("sphinx_autosummary_accessors")
-extensions.append("numpydoc" if HAVE_NUMPYDOC else "sphinx.ext.napoleon")
-templates_path: list[str] = []
-if HAVE_ACCESSORS:
-    import sphinx_autosummary_accessors
-
-    extensions.append("sphinx_autosummary_accessors")
-    templates_path.append(sphinx_autosummary_accessors.templates_path)
 
 if os.environ.get("XGRADIENT_DOCS_INTERSPHINX") == "1":
     extensions.append("sphinx.ext.intersphinx")
@@ -64,62 +52,85 @@ if os.environ.get("XGRADIENT_DOCS_INTERSPHINX") == "1":
         "dask": ("https://docs.dask.org/en/stable", None),
     }
 
-source_suffix = {".md": "markdown"}
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "gallery/*.ipynb", "gallery/*.py"]
+templates_path = [sphinx_autosummary_accessors.templates_path]
 
 # MyST: ```{eval-rst} blocks for autodoc, $...$ maths, heading anchors.
 myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
 myst_heading_anchors = 3
 
-# autodoc / autosummary: pages are written by hand (api.md), nothing generated.
-autosummary_generate = False
+# autosummary writes one page per public function and accessor method
+# (docs/generated/, not committed) from the tables in api.md.
+autosummary_generate = True
 autodoc_typehints = "none"  # the numpydoc "Parameters" sections say it better
 autodoc_member_order = "bysource"
 add_module_names = False
-
-if HAVE_NUMPYDOC:
-    numpydoc_show_class_members = False
-    numpydoc_class_members_toctree = False
-    numpydoc_xref_param_type = False
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
 
 highlight_language = "python"
 pygments_style = "sphinx"
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
 
-if _have("furo"):
-    html_theme = "furo"
-elif _have("pydata_sphinx_theme"):
-    html_theme = "pydata_sphinx_theme"
-else:
-    html_theme = "alabaster"
+# -- The gallery: every script in examples/ runs and shows its figures -------
+# Each script reads its grid size from XGRADIENT_EXAMPLE_SIZE; "medium" draws
+# figures worth looking at in about 5 s a script on two cores.
+os.environ.setdefault("XGRADIENT_EXAMPLE_SIZE", "medium")
+sphinx_gallery_conf = {
+    "examples_dirs": str(ROOT / "examples"),
+    "gallery_dirs": "gallery",
+    "filename_pattern": r".*\.py$",  # run every script, not only plot_*.py
+    "within_subsection_order": "FileNameSortKey",
+    "image_scrapers": ("matplotlib",),
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "show_memory": False,
+    "line_numbers": False,
+    "min_reported_time": 0,
+    "abort_on_example_error": False,  # report every failing script, then fail
+    "only_warn_on_example_error": False,
+}
+
+# -- Figures drawn by code in the pages (performance.md, accuracy.md) --------
+plot_include_source = False
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 100)]
+plot_working_directory = str(ROOT)  # the plot scripts read benchmarks/results/
+
+# -- HTML ---------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
 html_title = f"xgradient {release}"
 html_static_path: list[str] = []
-
-# -- Without sphinx-autosummary-accessors ------------------------------------
-# api.md marks the accessor section with <!-- accessor-api:begin/end -->; the
-# source-read hook below swaps it for plain autodoc of the accessor classes.
-_ACCESSOR_SECTION = re.compile(
-    r"<!-- accessor-api:begin -->.*?<!-- accessor-api:end -->", flags=re.DOTALL
-)
-_ACCESSOR_FALLBACK = """
-```{eval-rst}
-.. note:: Built without sphinx-autosummary-accessors: ``DataArray.grad`` and
-   ``Dataset.grad`` are documented through their classes.
-
-.. autoclass:: xgradient.accessor.DataArrayGradAccessor
-   :members: __call__, second, spherical, laplacian
-
-.. autoclass:: xgradient.accessor.DatasetGradAccessor
-   :members: __call__, second, spherical, laplacian, divergence, vorticity
-```
-"""
+html_theme_options = {
+    "navbar_align": "left",
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_sidebars = {"index": [], "getting-started": [], "comparison": [], "faq": []}
 
 
-def _accessor_fallback(app, docname, source):
-    if docname == "api":
-        source[0] = _ACCESSOR_SECTION.sub(lambda _: _ACCESSOR_FALLBACK, source[0])
+def _check_gallery_figures(app, exception):
+    """Every example script must draw a figure: warn (an error under -W) if one did not."""
+    if exception is not None or app.builder.name != "html":
+        return
+    images = HERE / "gallery" / "images"
+    for script in sorted((ROOT / "examples").glob("*.py")):
+        if not list(images.glob(f"sphx_glr_{script.stem}_*.png")):
+            from sphinx.util import logging
+
+            logging.getLogger(__name__).warning(
+                "examples/%s drew no figure for the gallery (it must leave one open)",
+                script.name,
+            )
 
 
 def setup(app):
-    if not HAVE_ACCESSORS:
-        app.connect("source-read", _accessor_fallback)
+    app.connect("build-finished", _check_gallery_figures)

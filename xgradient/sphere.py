@@ -1,7 +1,10 @@
 """Derivatives on the sphere: gradient in metres, divergence, vorticity, Laplacian.
 
 On a latitude-longitude grid (φ latitude, λ longitude in radians, R the
-radius)::
+radius):
+
+.. code-block:: text
+
 
     ∂f/∂x = ∂f/∂λ / (R cos φ)                    ∂f/∂y = ∂f/∂φ / R
     div   = [∂u/∂λ + ∂(v cos φ)/∂φ] / (R cos φ)
@@ -15,7 +18,7 @@ the results are lazy on Dask, bit-identical to the eager ones and
 independent of the chunking.  A longitude that covers the globe is
 periodic (the halo crosses the seam); latitude always has one-sided ends.
 
-A grid row at a pole (|φ| = 90°) is a point: there ``∂f/∂x`` is NaN, while
+A grid row at a pole (``|φ| = 90°``) is a point: there ``∂f/∂x`` is NaN, while
 the divergence, the vorticity and the Laplacian are the limits of their
 means over the polar cap bounded by the next rows (Gauss and Stokes: the
 flux or circulation through the cap's rim over its area), see
