@@ -301,6 +301,10 @@ ERRORS = [
     ),
     (["{nc}", "{store}", "--dim", "lat"], "output .* exists; pass --overwrite"),
     (["{nc}", "out.nc", "--dim", "lat", "--period", "lat=360"], "whose boundary is not 'periodic'"),
+    (
+        ["{nc}", "out.nc", "--dim", "lat", "--boundary", "periodic"],
+        r"--boundary: dimension 'lat' is a latitude.*\(--boundary LON=periodic\), or use --spherical",
+    ),
 ]
 
 
@@ -315,6 +319,36 @@ def test_errors_are_one_line_with_exit_code_2(data, tmp_path, monkeypatch, capsy
     assert err.startswith("xgradient: error: ")
     assert __import__("re").search(message, err), err
     assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
+
+
+HIDE_AND_RUN = """
+import sys
+for name in sys.argv[1].split(","):
+    sys.modules[name] = None  # as if not installed: importing it raises ImportError
+from xgradient.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("hidden", "extra", "message"),
+    [
+        ("distributed", [], "running a job needs dask.distributed"),
+        ("distributed", ["--dry-run"], "running a job needs dask.distributed"),
+        ("netCDF4,h5netcdf", [], "a netCDF file, but no netCDF library is installed"),
+    ],
+)
+def test_a_missing_io_library_names_the_extra(data, tmp_path, hidden, extra, message):
+    _, nc, _ = data
+    argv = ["run", str(nc), str(tmp_path / "out.zarr"), "--dim", "lat", *extra]
+    done = subprocess.run(
+        [sys.executable, "-c", HIDE_AND_RUN, hidden, *argv], capture_output=True, text=True
+    )
+    assert done.returncode == 1, done.stderr
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("xgradient: error: ") and message in error, done.stderr
+    assert error.endswith('pip install "xgradient[io]"'), error
+    assert not (tmp_path / "out.zarr").exists()
 
 
 def test_unreachable_scheduler(data, tmp_path, capsys):

@@ -40,8 +40,12 @@ class ClusterSpec:
         share the machine's cores, and the machine's memory split evenly.
         """
         from dask.system import CPU_COUNT
-        from distributed.deploy.utils import nprocesses_nthreads
-        from distributed.system import MEMORY_LIMIT
+
+        try:
+            from distributed.deploy.utils import nprocesses_nthreads
+            from distributed.system import MEMORY_LIMIT
+        except ImportError:
+            raise JobError(f"running a job needs dask.distributed; {IO_EXTRA}") from None
 
         workers, threads = nprocesses_nthreads(CPU_COUNT)
         workers = self.workers or (

@@ -345,6 +345,9 @@ def open_input(paths: Sequence[Path]) -> xr.Dataset:
             what = "not a netCDF file or zarr store that xarray can read"
             if not _has_netcdf_engine():
                 what += f" (no netCDF library is installed: {IO_EXTRA})"
+        elif "may not be installed" in what and not _has_netcdf_engine():
+            # xarray recognised the file but cannot load a library to read it.
+            what = f"a netCDF file, but no netCDF library is installed: {IO_EXTRA}"
         raise JobError(f"cannot open {', '.join(map(str, paths))}: {what}") from None
 
 
@@ -786,11 +789,33 @@ def build_output(ds: xr.Dataset, options: JobOptions) -> xr.Dataset:
         else:
             results = gradient(ds, list(options.dims), edge_order=options.edge_order, **kwargs)
     except (ValueError, TypeError) as err:
-        raise JobError(str(err), usage=True) from None
+        raise JobError(_in_command_terms(str(err)), usage=True) from None
     by_dim = dict(zip(options.dims, results, strict=True))
     return _output_dataset(
         ds, {name: by_dim[dim][var] for name, (var, dim) in names.items()}, options
     )
+
+
+def _in_command_terms(message: str) -> str:
+    """An error of the Python functions, with the advice given as the command's flags.
+
+    Examples
+    --------
+    >>> print(
+    ...     _in_command_terms(
+    ...         "dimension 'lat' is a latitude: a periodic boundary would join the North "
+    ...         "Pole to the South Pole; use boundary='edge' for it (or xgradient.spherical_gradient)"
+    ...     )
+    ... )
+    --boundary: dimension 'lat' is a latitude: a periodic boundary would join the North Pole to the South Pole; make the longitude alone periodic (--boundary LON=periodic), or use --spherical
+    """
+    python_advice = "; use boundary='edge' for it (or xgradient.spherical_gradient)"
+    if python_advice in message:
+        return "--boundary: " + message.replace(
+            python_advice,
+            "; make the longitude alone periodic (--boundary LON=periodic), or use --spherical",
+        )
+    return message
 
 
 def _on_sphere(
