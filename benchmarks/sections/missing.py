@@ -5,7 +5,7 @@ default: a 0.25-degree grid) with a land mask shaped like continents:
 smoothed random noise (numpy only, fixed seed), thresholded so that 30% of
 the points are land, i.e. missing (NaN), the same at every level.  For
 d/dlat (axis 1, the map's first axis: rows), d/dlon (axis 2, the last axis)
-and the second derivative along lat, eager and on Dask, it times
+and the second derivatives along both, eager and on Dask, it times
 
 * (a) the default path (``nan_policy="propagate"``) on the field without NaN,
 * (b) ``nan_policy="omit"`` on the same field without NaN,
@@ -58,6 +58,7 @@ OPERATIONS = {
     "d/dlat": ("gradient", "lat"),
     "d/dlon": ("gradient", "lon"),
     "d2/dlat2": ("second_derivative", "lat"),
+    "d2/dlon2": ("second_derivative", "lon"),
 }
 MASK_ROW = ("d/dlat", "mask=")  # the operation of the mask= row, and what its label adds
 
