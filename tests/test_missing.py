@@ -901,3 +901,31 @@ def test_large_blocks_with_land_blobs_equal_the_plain_array_rule(stencil, dim, d
     assert got.dtype == dtype
     assert_array_equal(got, expected)
     assert np.isfinite(got[:, ~land]).mean() > 0.6  # most coasts got numbers, not NaN
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("stencil", [{"second": True}, {"boundary": "periodic"}])
+def test_rows_cut_among_threads_equal_the_plain_array_rule(stencil, dtype):
+    """A 2-D field along its first axis is cut into pieces of rows, one thread
+    each.  Runs of exactly three points, whose middle point only the run's last
+    point makes NaN (for 4-point one-sided stencils), and runs of one, two and
+    four, start at every row offset, so they straddle every piece boundary."""
+    if not available("numba"):
+        pytest.skip("numba not installed")
+    ny, nx = 700, 400  # >= numba.PARALLEL_MIN_SIZE points: threads, 8+ pieces of rows
+    rng = np.random.default_rng(5)
+    f = rng.normal(size=(ny, nx)).astype(dtype)
+    rows = np.arange(ny)
+    for q in range(nx):
+        period = 2 + q % 4  # runs of 1, 2, 3 and 4 valid points
+        f[(rows + q // 4) % period == 0, q] = np.nan  # at every offset
+    da = xr.DataArray(f, dims=("y", "x"), coords={"y": rows * 0.5})
+    second = stencil.get("second", False)
+    kwargs = {k: v for k, v in stencil.items() if k != "second"}
+    run = xgradient.second_derivative if second else xgradient.gradient
+    got = run(da, "y", nan_policy="omit", engine="numba", **kwargs).values
+    assert_array_equal(got, run(da, "y", nan_policy="omit", engine="numpy", **kwargs).values)
+    if second:  # runs shorter than the 4-point one-sided stencils: all NaN
+        assert np.isnan(got[:, 1::4]).all() and np.isnan(got[:, 2::4]).all()  # runs of 2, 3
+        inner = np.s_[10:-10, 3::4]  # runs of four (but those cut by the ends): numbers
+        assert np.isfinite(got[inner][~np.isnan(f[inner])]).all()

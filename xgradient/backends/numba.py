@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 import numba
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ..arrays import as3d, deliver, extended_pieces, take, window
 from ..missing import MissingGradientBlock, MissingStencilBlock
@@ -1541,45 +1542,68 @@ def _stencil_rule_span(
 
 @_njit()
 def _three_point_at(
-    j, src, rm3, rm2, rm1, rp1, rp2, rp3, width, deep, wt, first, last, t
+    a3, a2, a1, f0, b1, b2, b3, width, deep, c0, c1, c2, s0, s1, s2, s3, e0, e1, e2, e3
 ):  # pragma: no cover
-    # The weighted rule for three-point stencils at point j (see
-    # _three_point_rule): the valid cells next to it on each side, up to the
-    # reach, pick the centred or a one-sided stencil, or NaN.  All three are
-    # computed and one kept.  Sums in float64, in stencil order.  Called,
-    # not inlined: it runs at ~1% of the points, and the loops around it
-    # stay small.
-    f0 = src[j]
-    a1 = rm1[j]
-    a2 = rm2[j]
-    a3 = rm3[j]
-    b1 = rp1[j]
-    b2 = rp2[j]
-    b3 = rp3[j]
+    # The weighted rule for three-point stencils at one point (see
+    # _three_point_rule), from its cells 3 before (a3) to 3 after (b3) and
+    # the weights: centred c, one-sided from the point s and to it e.  The
+    # valid cells next to it on each side, up to the reach, pick the
+    # centred or a one-sided stencil, or NaN.  All three are computed and
+    # one kept.  Sums in float64, in stencil order.  Called, not inlined:
+    # it runs at ~1% of the points, and the loops around it stay small.
+    # Scalars only: an array argument costs an atomic reference count
+    # update per call on the block's memory, shared by every thread (that
+    # made each call ~4x slower on two threads).
     va1 = a1 == a1
     vb1 = b1 == b1
     va12 = va1 & (a2 == a2)
     vb12 = vb1 & (b2 == b2)
     dl = np.int64(va1) + np.int64(va12) + np.int64(va12 & (a3 == a3) & deep)
     dr = np.int64(vb1) + np.int64(vb12) + np.int64(vb12 & (b3 == b3) & deep)
-    centred = wt[t, 0] * a1 + wt[t, 1] * f0 + wt[t, 2] * b1
+    centred = c0 * a1 + c1 * f0 + c2 * b1
     if width == 3:
-        start = first[t, 0, 0] * f0 + first[t, 0, 1] * b1 + first[t, 0, 2] * b2
-        end = last[t, 0, 0] * a2 + last[t, 0, 1] * a1 + last[t, 0, 2] * f0
+        start = s0 * f0 + s1 * b1 + s2 * b2
+        end = e0 * a2 + e1 * a1 + e2 * f0
     else:
-        start = (
-            first[t, 0, 0] * f0 + first[t, 0, 1] * b1 + first[t, 0, 2] * b2 + first[t, 0, 3] * b3
-        )
-        end = last[t, 0, 0] * a3 + last[t, 0, 1] * a2 + last[t, 0, 2] * a1 + last[t, 0, 3] * f0
+        start = s0 * f0 + s1 * b1 + s2 * b2 + s3 * b3
+        end = e0 * a3 + e1 * a2 + e2 * a1 + e3 * f0
     v = end if dl >= 1 else start
     v = centred if (dl >= 1) & (dr >= 1) else v
     return v if (dl + dr + 1 >= width) & (f0 == f0) else np.nan
 
 
 @_inline
-def _three_point_rule(
-    dst, src, rm3, rm2, rm1, rp1, rp2, rp3, n, width, deep, wt, first, last, step, need
+def _redo_three_point(
+    dst, j, src, rm3, rm2, rm1, rp1, rp2, rp3, width, deep, wt, first, last, t, prev
 ):  # pragma: no cover
+    # dst[j] by _three_point_at, weights of set t (the last one-sided
+    # weights of a 3-point stencil are read as 0 and not used).  When j
+    # ends a run of exactly three points and the stencils are 4 wide, the
+    # run's middle point (prev[j], if given: the result of the point
+    # before j along the dimension) is NaN too: see _three_point_rule.
+    s3 = first[t, 0, 3] if width == 4 else 0.0
+    e3 = last[t, 0, 3] if width == 4 else 0.0
+    f0 = src[j]
+    a1 = rm1[j]
+    a2 = rm2[j]
+    a3 = rm3[j]
+    b1 = rp1[j]
+    dst[j] = _three_point_at(
+        a3, a2, a1, f0, b1, rp2[j], rp3[j], width, deep,
+        wt[t, 0], wt[t, 1], wt[t, 2],
+        first[t, 0, 0], first[t, 0, 1], first[t, 0, 2], s3,
+        last[t, 0, 0], last[t, 0, 1], last[t, 0, 2], e3,
+    )  # fmt: skip
+    three = (f0 == f0) & (b1 != b1) & (a1 == a1) & (a2 == a2) & (a3 != a3)
+    if (width == 4) & deep & three & (prev.shape[0] > 0):
+        prev[j] = np.nan
+
+
+@_inline
+def _three_point_rule(
+    dst, src, rm3, rm2, rm1, rp1, rp2, rp3, n, width, deep, wt, first, last, step, need, prev,
+    exact,
+):  # pragma: no cover  # fmt: skip
     # The weighted rule for three-point stencils (accuracy 2: radius 1):
     # rm3..rp3 hold the cells 3 before to 3 after each point (`deep`: the
     # reach is 3, a second derivative, else 2), `width` the one-sided
@@ -1589,13 +1613,19 @@ def _three_point_rule(
     # The centred stencil is right at almost every point: wherever its
     # three cells are valid, unless (width 4) the run is just those three
     # cells.  So one pass computes it everywhere, as the propagate kernel
-    # does, NaN where the run is that short (a loop that vectorises); the
-    # valid points left NaN are flagged, and the rule redoes them alone,
-    # eight flags read at a time.  At 30% land they are ~0.6% of the
-    # points.  (Computing the three candidates at every point instead cost
-    # 2-4x the propagate kernel along the last axis, 4-7x in float32.)
-    wide = width == 4
-    nan = src.dtype.type(np.nan)
+    # does, and flags the valid points it left NaN (a loop that
+    # vectorises); the rule redoes them alone, found eight flags at a time
+    # (a word's lowest set byte, cleared in turn).  At 30% land they are
+    # ~0.6% of the points.  (Computing the three candidates at every point
+    # cost 2-4x the propagate kernel along the last axis, 4-7x in float32.)
+    #
+    # The middle point of a run of exactly three gets a finite centred
+    # value but must be NaN when the stencils are 4 wide.  Checking for it
+    # at every point made the pass 1.5x slower, so the run's last point
+    # (NaN after it: always redone) sets it, through `prev`, the results
+    # one point back (empty: none).  A middle point whose run ends beyond
+    # the call's points cannot be reached that way: the caller makes those
+    # points `exact`, and then they are checked directly.
     if step == 0:
         # One set of weights, in locals: dst might alias wt for all LLVM
         # knows, and reloading them each point stops the loop vectorising.
@@ -1604,35 +1634,72 @@ def _three_point_rule(
         w2 = wt[0, 2]
         for j in range(_u(n)):
             v = w0 * rm1[j] + w1 * src[j] + w2 * rp1[j]
-            dst[j] = nan if wide & (rm2[j] != rm2[j]) & (rp2[j] != rp2[j]) else v
+            dst[j] = v
+            need[j] = np.uint8(src[j] == src[j]) & np.uint8(v != v)
     else:
         for j in range(_u(n)):
             v = wt[j, 0] * rm1[j] + wt[j, 1] * src[j] + wt[j, 2] * rp1[j]
-            dst[j] = nan if wide & (rm2[j] != rm2[j]) & (rp2[j] != rp2[j]) else v
-    # NaN at a valid point: a neighbour is missing, or the run is too short.
-    for j in range(_u(n)):
-        need[j] = (src[j] == src[j]) & (dst[j] != dst[j])
-    words = need[: n - n % 8].view(np.uint64)
-    for w in range(words.size):
-        if words[w]:
-            for j in range(8 * w, 8 * w + 8):
-                if need[j]:
-                    dst[j] = _three_point_at(
-                        j, src, rm3, rm2, rm1, rp1, rp2, rp3, width, deep, wt, first, last,
-                        j * step,
-                    )  # fmt: skip
-    for j in range(n - n % 8, n):
-        if need[j]:
-            dst[j] = _three_point_at(
-                j, src, rm3, rm2, rm1, rp1, rp2, rp3, width, deep, wt, first, last, j * step
+            dst[j] = v
+            need[j] = np.uint8(src[j] == src[j]) & np.uint8(v != v)
+    if exact & (width == 4):
+        for j in range(_u(n)):
+            need[j] |= (
+                np.uint8(src[j] == src[j]) & np.uint8(rm2[j] != rm2[j]) & np.uint8(rp2[j] != rp2[j])
             )
+    whole = n - n % 8
+    words = need[:whole].view(np.uint64)
+    for w in range(words.size):
+        flags = words[w]
+        while flags:
+            j = 8 * w + trailing_zeros(flags) // 8
+            flags &= flags - _u(1)
+            _redo_three_point(
+                dst, j, src, rm3, rm2, rm1, rp1, rp2, rp3, width, deep, wt, first, last,
+                j * step, prev,
+            )  # fmt: skip
+    for j in range(whole, n):
+        if need[j]:
+            _redo_three_point(
+                dst, j, src, rm3, rm2, rm1, rp1, rp2, rp3, width, deep, wt, first, last,
+                j * step, prev,
+            )  # fmt: skip
 
 
 @_inline
 def _three_point_row(
-    l3, c3, r3, o3, p, i, q0, q1, beyond, width, reach, wt, first, last, ti, need
+    l3, c3, r3, o3, p, i, q0, q1, beyond, width, reach, wt, first, last, ti, need, none, s0, s1
 ):  # pragma: no cover
-    # _three_point_rule for points [q0, q1) of row i (rows layout).
+    # _three_point_rule for points [q0, q1) of row i (rows layout), one of
+    # rows [s0, s1) that one thread computes in order; `none` an empty row.
+    # A run of three whose middle is row s1 - 1 ends in another thread's
+    # rows or the halo: that row is exact, and row s0 sets nothing before it.
+    m = c3.shape[1]
+    prev = o3[p, i - 1, q0:q1] if i > s0 else none
+    exact = i == s1 - 1
+    if 3 <= i < m - 3:
+        # Inside the block: plain views (the halo branches cost 1.3x in float32).
+        c = c3[p]
+        _three_point_rule(
+            o3[p, i, q0:q1],
+            c[i, q0:q1],
+            c[i - 3, q0:q1],
+            c[i - 2, q0:q1],
+            c[i - 1, q0:q1],
+            c[i + 1, q0:q1],
+            c[i + 2, q0:q1],
+            c[i + 3, q0:q1],
+            q1 - q0,
+            width,
+            reach > 2,
+            wt[i : i + 1],
+            first[ti : ti + 1],
+            last[ti : ti + 1],
+            0,
+            need,
+            prev,
+            exact,
+        )
+        return
     _three_point_rule(
         o3[p, i, q0:q1],
         c3[p, i, q0:q1],
@@ -1650,6 +1717,8 @@ def _three_point_row(
         last[ti : ti + 1],
         0,
         need,
+        prev,
+        exact,
     )
 
 
@@ -1660,33 +1729,42 @@ SPAN = 512
 
 
 @Compiled
-def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no cover
+def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last, parts):  # pragma: no cover
     """Weighted stencils stopping at missing values, over a whole block, into o3.
 
     The rule of xgradient.missing at every point, in loops that vectorise
     (see _stencil_rule_span): run on blocks where a sample of cells holds a
     missing value, whose propagate result has a NaN, or that are too short
-    to tell (see `omit_missing`).
+    to tell (see `omit_missing`).  Three-point stencils in the rows layout
+    cut the axis into `parts` pieces, so that every thread has work.
     """
     pre, m, post = c3.shape
     per_point = 1 if first.shape[0] > 1 else 0
     r = (wt.shape[1] - 1) // 2
     width = first.shape[2]
     if post > 1:
-        tiles = (post + SPAN - 1) // SPAN
-        for t in prange(pre * tiles):
-            p = t // tiles
-            q0 = (t % tiles) * SPAN
-            q1 = min(q0 + SPAN, post)
+        # The three-point rule's few passes stream whole rows as the
+        # propagate kernel does (tiles of SPAN: 2x slower, the prefetcher
+        # losing its streams at every short row piece).
+        span = TILE if r == 1 else SPAN
+        pieces = parts if r == 1 else 1
+        tiles = (post + span - 1) // span
+        for t in prange(pre * tiles * pieces):
+            pt = t // pieces
+            p = pt // tiles
+            q0 = (pt % tiles) * span
+            q1 = min(q0 + span, post)
             beyond = np.full(post, np.nan, dtype=c3.dtype)
-            work = np.empty((5, q1 - q0))
+            work = np.empty((5 if r > 1 else 0, q1 - q0))
             need = np.empty(q1 - q0, dtype=np.uint8)
-            for i in range(m):
+            none = o3[p, 0, 0:0]
+            s0, s1 = _piece(0, m, t % pieces, pieces)
+            for i in range(s0, s1):
                 ti = i * per_point
                 if r == 1:
                     _three_point_row(
                         l3, c3, r3, o3, p, i, q0, q1, beyond, width, reach, wt, first, last, ti,
-                        need,
+                        need, none, s0, s1,
                     )  # fmt: skip
                     continue
                 _stencil_rule_span(
@@ -1719,7 +1797,11 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no 
             shift = 3 if r == 1 else reach
             lo = min(shift, m)
             hi = max(m - shift, lo)
-            _line_rule(c2, p, o2[p], lo, hi, 0, r, width, reach, wt, first, last, per_point, work)
+            line = o2[p]
+            _line_rule(
+                c2, p, line, 0, lo, hi, 0, r, width, reach, wt, first, last, per_point, work, False
+            )
+            # The ends after the middle, exactly: see _three_point_rule.
             for a0, a1 in ((0, lo), (hi, m)):
                 if a1 > a0:
                     _line_cells(l3, c2, r3, p, a0, a1, shift, buf[0])
@@ -1727,7 +1809,8 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no 
                     _line_rule(
                         buf,
                         0,
-                        o2[p, a0:a1],
+                        line,
+                        a0,
                         shift,
                         shift + a1 - a0,
                         shift,
@@ -1739,6 +1822,7 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last):  # pragma: no 
                         last[t0:],
                         per_point,
                         work,
+                        True,
                     )
 
 
@@ -1763,19 +1847,22 @@ def _line_cells(l3, c2, r3, p, a0, a1, shift, buf):  # pragma: no cover - compil
 
 @_inline
 def _line_rule(
-    lines, p, dst, lo, hi, offset, r, width, reach, wt, first, last, per_point, work
+    lines, p, out, a0, lo, hi, offset, r, width, reach, wt, first, last, per_point, work, exact
 ):  # pragma: no cover
     # The weighted rule for points [lo, hi) of line p of `lines`: points
-    # lo - offset ... of dst and of the tables, span by span.
+    # a0 + lo - offset ... of the output line `out`, and lo - offset ... of
+    # the tables, span by span (`exact`: see _three_point_rule).
     line = lines[p]
     for g0 in range(lo, hi, SPAN):
         g1 = min(g0 + SPAN, hi)
         d0 = g0 - offset
         d1 = g1 - offset
         t0 = d0 * per_point
+        dst = out[a0 + d0 : a0 + d1]
         if r == 1:
+            e0 = a0 + d0
             _three_point_rule(
-                dst[d0:d1],
+                dst,
                 line[g0:g1],
                 line[g0 - 3 : g1 - 3],
                 line[g0 - 2 : g1 - 2],
@@ -1791,6 +1878,8 @@ def _line_rule(
                 last[t0:],
                 per_point,
                 work[0].view(np.uint8),
+                out[e0 - 1 : e0 - 1 + d1 - d0] if e0 > 0 else out[0:0],
+                exact,
             )
         else:
             _stencil_rule_span(
@@ -1809,7 +1898,7 @@ def _line_rule(
                 last[t0:],
                 1,
                 per_point,
-                dst[d0:d1],
+                dst,
                 line[g0:g1],
                 work,
             )
@@ -1888,9 +1977,25 @@ def omit_missing(
         gradient_gaps[threads](halos[0], c3, halos[1], o3, *lines, *gaps)
     else:
         wt = np.ascontiguousarray(plan.weights, dtype=np.float64)
-        gaps = (plan.reach, wt, plan.first, plan.last)
+        parts = _rows_parts(c3, threads)
+        gaps = (plan.reach, wt, plan.first, plan.last, parts)
         stencil_gaps[threads](halos[0], c3, halos[1], o3, *lines, *gaps)
     return deliver(result, out)
+
+
+def _rows_parts(c3: np.ndarray, threads: bool) -> int:
+    """Pieces of the axis for stencil_gaps' rows, so that every thread has work.
+
+    Its work items are (row, tile of TILE columns) pairs, as the propagate
+    row kernels' (see :func:`_parts`): a 2-D field along its first axis has
+    one per TILE columns.  Pieces keep 64 rows or more.
+    """
+    pre, m, post = c3.shape
+    if not threads or post == 1:
+        return 1
+    items = pre * -(-post // TILE)
+    wanted = 4 * numba.get_num_threads()
+    return max(1, min(m // 64, -(-wanted // items)))
 
 
 # Cells of a block looked at, evenly spread, before "omit" chooses its path:
