@@ -40,10 +40,11 @@ from conftest import block_pieces, random_first_derivative_plan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
-from strategies import chunkings, differentiation_cases
+from strategies import chunkings, differentiation_cases, missing_masks
 
 from xgradient.backends import cuda as _cuda
 from xgradient.backends import reference
+from xgradient.missing import plan_missing
 from xgradient.stencils import plan_first_derivative, plan_weighted
 
 COMPILER = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
@@ -68,12 +69,18 @@ DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
 # their grids are too small to give each point its own thread.
 _SMALL_GRID = {"_THREADS": 3, "_MAX_BLOCKS": 2, "_MAX_GRID_Y": 2, "_ROW_MIN": 4}
 KERNELS = ["first_derivative", "first_derivative_rows", "first_derivative_last"]
-ENTRY_POINTS = [*KERNELS, "weighted_stencil"]
+# Entry points and the prefix of their parameter macros.
+ENTRY_POINTS = {
+    **dict.fromkeys(KERNELS, "KERNEL"),
+    "weighted_stencil": "WEIGHTED",
+    "omit_gradient": "OMIT_GRADIENT",
+    "omit_stencil": "OMIT_STENCIL",
+}
 
 
 def _launcher(name):
     """C++ that runs a ``(gx, gy)`` grid of ``bx``-thread blocks of kernel ``name``, in turn."""
-    kind = "WEIGHTED" if name == "weighted_stencil" else "KERNEL"
+    kind = ENTRY_POINTS[name]
     return f"""
 extern "C" void launch_{name}(unsigned gx, unsigned gy, unsigned bx, {kind}_PARAMETERS)
 {{
@@ -456,3 +463,91 @@ def test_a_weighted_plan_that_leaves_a_point_uncovered_is_left_to_the_reference(
     assert not _cuda.accepts(
         _on_device(np.ones((2, 4))), 1, plan, None, _on_device(np.ones((2, 1)))
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    case=differentiation_cases(max_side=11),
+    dtype=st.sampled_from(DTYPES),
+    weight=st.sampled_from(DTYPES),
+    stencil=st.sampled_from(["gradient", "weighted"]),
+    order=st.sampled_from([1, 2]),
+    accuracy=st.sampled_from([2, 4]),
+    periodic=st.booleans(),
+    uniform=st.booleans(),
+    launch=st.sampled_from(["grid", "small grid", "one thread"]),
+    data=st.data(),
+)
+def test_host_compiled_omit_kernels_are_the_reference_rule_bit_for_bit(
+    host_kernels, case, dtype, weight, stencil, order, accuracy, periodic, uniform, launch, data
+):
+    # nan_policy="omit": random missing values (gaps, blobs, whole lines),
+    # block by block with the rule's wider halos, numpy.gradient's formulas
+    # (edge order 1 and 2, float32 or float64 positions) and weighted stencils
+    # (periodic, fourth order, second derivatives).
+    edge_order, shape, axis = case
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    gradient = stencil == "gradient"
+    if gradient:
+        n = shape[axis]
+        base = random_first_derivative_plan(
+            rng, n, uniform=uniform, dtype=weight, edge_order=edge_order
+        )
+        plan = plan_missing(base)
+    else:
+        shape = list(shape)
+        shape[axis] = max(shape[axis], accuracy + order + 1)
+        n = shape[axis]
+        positions = np.arange(n) * 0.7 if uniform else np.cumsum(rng.uniform(0.2, 2.0, n))
+        period = positions[-1] - positions[0] + (0.7 if uniform else 1.3)
+        options = {"order": order, "accuracy": accuracy, "periodic": periodic, "period": period}
+        base = plan_weighted(positions, **options)
+        plan = plan_missing(base, positions, order=order, accuracy=accuracy, period=period)
+    values = rng.normal(size=shape).astype(dtype)
+    values[data.draw(missing_masks(tuple(shape), axis), label="missing")] = np.nan
+    chunks = data.draw(chunkings(n), label="chunks")
+    pieces = (
+        _periodic_pieces(values, axis, plan, chunks, plan.reach)
+        if plan.periodic
+        else block_pieces(values, axis, plan, chunks)
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        _use_host_cupy(patch, host_kernels)
+        if launch == "small grid":
+            for constant, value in _SMALL_GRID.items():
+                patch.setattr(_cuda, constant, value)
+        elif launch == "one thread":
+            patch.setattr(_cuda, "_THREADS", 1)
+            patch.setattr(_cuda, "_MAX_BLOCKS", 1)
+        for center, left, right, block_plan in pieces:
+            expected = reference.omit_missing(center, axis, block_plan, left, right)
+            halos = [None if h is None else _on_device(h) for h in (left, right)]
+            assert _cuda.accepts(_on_device(center), axis, block_plan, *halos)
+            got = _cuda.omit_missing(_on_device(center), axis, block_plan, *halos)
+            assert type(got) is _HostArray and got.dtype == expected.dtype
+            assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
+
+
+@pytest.mark.parametrize("stencil", ["gradient", "second derivative"])
+def test_omit_kernels_with_64_bit_indices_on_a_small_block(host_kernels, stencil):
+    # The 64-bit specialisation's arithmetic (its range needs > 2**30 cells).
+    values = np.random.default_rng(4).normal(size=(4, 30, 3))
+    values[:, 7:9] = np.nan
+    values[1, 20] = np.nan
+    positions = np.cumsum(np.linspace(1.0, 2.0, 30))
+    if stencil == "gradient":
+        plan = plan_missing(plan_first_derivative(30, positions=positions, edge_order=2))
+    else:
+        base = plan_weighted(positions, order=2, accuracy=2)
+        plan = plan_missing(base, positions, order=2, accuracy=2)
+    block = plan.block(0, 30)
+    expected = reference.omit_missing(values, 1, block)
+    result = np.empty_like(values)
+    name, arguments, wide = _cuda.omit_arguments(np, values, 1, block, None, None, result)
+    assert not wide
+    arguments = tuple(np.int64(a) if isinstance(a, np.int32) else a for a in arguments)
+    if name == "omit_gradient":  # its int flags stay int
+        arguments = arguments[:-8] + tuple(np.int32(a) for a in arguments[-8:-4]) + arguments[-4:]
+    weight = np.dtype(np.float64)
+    _launch(host_kernels, values.dtype, weight, True, name, (2,), (7,), arguments)
+    assert_array_equal(result, expected)

@@ -278,3 +278,59 @@ def test_without_a_buildable_kernel_the_plain_array_path_answers(monkeypatch):
     with pytest.warns(RuntimeWarning, match="could not build its CUDA kernel"):
         result = xgradient.gradient(device, "y")
     np.testing.assert_array_equal(_host(result), xgradient.gradient(host, "y").values)
+
+
+def _with_land(host: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
+    """``host`` with blobs and single points of NaN, NumPy-backed and CuPy-backed."""
+    values = host.values.copy()
+    values[:, 5:9, 3:12] = np.nan
+    values[:, 20, 20] = np.nan
+    values[2, :, 30:] = np.nan
+    masked = host.copy(data=values)
+    return masked, masked.copy(data=cp.asarray(values))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"edge_order": 1},
+        {"edge_order": 2},
+        {"boundary": "periodic"},
+        {"accuracy": 4},
+        {"second": True},
+        {"second": True, "accuracy": 4},
+    ],
+    ids=["edge1", "edge2", "periodic", "accuracy4", "second", "second-accuracy4"],
+)
+@pytest.mark.parametrize("uniform", [True, False], ids=["uniform", "non-uniform"])
+def test_omit_runs_the_cuda_kernels_and_matches_numpy_backed(options, uniform, dtype, monkeypatch):
+    # nan_policy="omit" on the GPU: the CUDA rule kernels (none of the
+    # plain-array rule's), bit for bit with the NumPy-backed result.
+    options = dict(options)
+    second = options.pop("second", False)
+    if "boundary" in options:
+        uniform = True  # a periodic dim's period is inferred from uniform positions
+    host, device = _with_land(_pair(dtype, uniform=uniform)[0])
+    run = xgradient.second_derivative if second else xgradient.gradient
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the plain-array rule ran on CuPy data")
+
+    expected = run(host, "y", nan_policy="omit", **options)
+    monkeypatch.setattr(reference, "omit_missing", refuse)
+    for engine in ("auto", "cuda"):
+        result = run(device, "y", nan_policy="omit", engine=engine, **options)
+        np.testing.assert_array_equal(_host(result), expected.values)
+
+
+@pytest.mark.parametrize("chunks", [{"y": 7}, {"y": 1}, {"x": 5, "y": 13}])
+def test_omit_on_dask_of_cupy_is_lazy_and_chunk_invariant(chunks):
+    dask_array = pytest.importorskip("dask.array")
+    host, device = _with_land(_pair(uniform=False)[0])
+    lazy_input = device.copy(data=dask_array.from_array(device.data, chunks=-1, asarray=False))
+    lazy_input = lazy_input.chunk(chunks)
+    with raise_if_dask_computes():
+        lazy = xgradient.second_derivative(lazy_input, "y", nan_policy="omit")
+    expected = xgradient.second_derivative(host, "y", nan_policy="omit")
+    np.testing.assert_array_equal(cp.asnumpy(lazy.data.compute()), expected.values)

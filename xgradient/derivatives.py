@@ -22,7 +22,6 @@ from .chunked import apply_chunked, apply_in_memory
 from .compat import dask_meta, data_array_like, dataset_like
 from .kernels import (
     Engine,
-    EngineError,
     check_engine,
     numpy_gradient,
     omit_missing,
@@ -132,11 +131,6 @@ def _check_options(
             )
         periods[d] = value
     engine = check_engine(engine)
-    if nan_policy == "omit" and engine == "cuda":
-        raise EngineError(
-            "engine='cuda' has no kernel for nan_policy='omit'; use engine='auto' "
-            "(CuPy data then takes the plain-array kernels, on the GPU)"
-        )
     return Options(order, int(edge_order), int(accuracy), boundary, periods, engine, nan_policy)
 
 

@@ -211,8 +211,6 @@ def omit_missing(
     each run of valid points separately.  Parameters as :func:`numpy_gradient`;
     the halos are ``plan.left`` and ``plan.right`` cells, wider than the
     ``"propagate"`` kernels' (the rule looks ``plan.reach`` cells each way).
-    The CUDA engine has no kernel for it: ``engine="auto"`` computes CuPy
-    blocks with the plain-array one.
 
     Examples
     --------

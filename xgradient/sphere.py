@@ -38,7 +38,7 @@ import xarray as xr
 from .arrays import is_pint
 from .compat import wrapped_data
 from .derivatives import gradient, second_derivative
-from .kernels import Engine, EngineError, check_engine
+from .kernels import Engine, check_engine
 from .latlon import LatLon, find_lat_lon
 from .masking import NanPolicy, apply_mask, check_nan_policy
 from .metadata import _describe, per_metre
@@ -179,9 +179,6 @@ def _sphere(
     grid = find_lat_lon(obj, lat, lon)
     lon_boundary = _lon_boundary(grid, boundary, tuple(obj.dims))
     nan_policy = check_nan_policy(nan_policy, mask)
-    if nan_policy == "omit" and engine == "cuda":
-        check_engine(engine)
-        raise EngineError("engine='cuda' has no kernel for nan_policy='omit'; use engine='auto'")
     return _Sphere(
         grid, radius, int(accuracy), int(edge_order), lon_boundary, check_engine(engine), nan_policy
     )

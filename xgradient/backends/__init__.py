@@ -22,7 +22,7 @@ the dispatch (:mod:`xgradient.kernels`); whether it can run here is
   general weights (:class:`~xgradient.stencils.WeightedBlockPlan`);
 - ``omit_missing(center, axis, plan, left, right, *, parallel, out)``:
   either, stopping at missing values (the block plans of
-  :mod:`xgradient.missing`); the CUDA backend accepts no such block.
+  :mod:`xgradient.missing`).
 
 Their results are bit-identical to each other's.  Backends are leaves: they
 import plans and array helpers, never the dispatch, the Dask layer or

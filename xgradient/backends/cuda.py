@@ -9,7 +9,10 @@ such layout and two faster ones for a long innermost axis and for wide rows
 arrays otherwise go through, launches one CUDA kernel per arithmetic step,
 each with a full-size temporary.  The weighted stencils (periodic dims,
 fourth order, second derivatives) have a flat-grid kernel of their own that
-applies each point's weights in stencil order (:func:`weighted_stencil`).
+applies each point's weights in stencil order (:func:`weighted_stencil`),
+and ``nan_policy="omit"`` two more (:func:`omit_missing`): one thread a
+point finds its runs of valid cells and evaluates the formula the rule of
+:mod:`xgradient.missing` picks.
 
 The expressions are the reference backend's (:mod:`xgradient.backends.reference`), in
 the same order and the same types, and the code is compiled with
@@ -44,6 +47,7 @@ __all__ = [
     "launch_arguments",
     "launch_shape",
     "numpy_gradient",
+    "omit_arguments",
     "omit_missing",
     "takes",
     "weighted_arguments",
@@ -222,6 +226,133 @@ extern "C" __global__ void weighted_stencil(WEIGHTED_PARAMETERS)
     }}
 }}
 
+// nan_policy="omit" (xgradient.missing): stencils that stop at missing values
+// (NaN), taken for the ends of the dimension, as are the cells beyond the
+// halos.  One thread per point counts the valid cells that follow one another
+// on each side of it, up to the reach, and picks its formula as the
+// plain-array rule does, evaluated with the same expressions in the same
+// order.  `missing` is the NaN the rule writes (an argument: NVRTC and the
+// host compiler spell a NaN constant differently).
+__device__ __forceinline__ I run_side(
+    const T* __restrict__ center, const T* __restrict__ left, const T* __restrict__ right,
+    I i, I e, I j, I n, I post, I nl, I nr, I direction, I reach)
+{{
+    const I extended = nl + n + nr;
+    I count = 0;
+    for (I s = 1; s <= reach; ++s) {{
+        const I c = e + direction * s;
+        if (c < 0 || c >= extended) break;
+        const T v = cell(center, left, right, i, c, j, n, post, nl, nr);
+        if (v != v) break;
+        count = s;
+    }}
+    return count;
+}}
+
+// numpy.gradient's formulas: `first` / `last` hold each point's one-sided
+// coefficients as the first / last point of a run (3 a point; table_step 0:
+// one set for all), the central formula is point()'s.
+#define OMIT_GRADIENT_PARAMETERS KERNEL_PARAMETERS, \
+    const double* __restrict__ first, const double* __restrict__ last, I table_step, \
+    double missing
+#define OMIT_GRADIENT_ARGUMENTS KERNEL_ARGUMENTS, first, last, table_step, missing
+extern "C" __global__ void omit_gradient(OMIT_GRADIENT_PARAMETERS)
+{{
+    const I total = pre * n * post;
+    for (I idx = (I)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+         idx += (I)blockDim.x * gridDim.x) {{
+        const I j = idx % post;
+        const I row = idx / post;
+        const I k = row % n;
+        const I i = row / n;
+        const I e = nl + k;
+        const T f0 = cell(center, left, right, i, e, j, n, post, nl, nr);
+        T result = (T)missing;
+        if (f0 == f0) {{
+            const I dl = run_side(center, left, right, i, e, j, n, post, nl, nr, -1, edge_order);
+            const I dr = run_side(center, left, right, i, e, j, n, post, nl, nr, 1, edge_order);
+            const double* __restrict__ a = first + 3 * k * table_step;
+            const double* __restrict__ b = last + 3 * k * table_step;
+            if (dl >= 1 && dr >= 1) {{
+                // Not at an end of the dimension: point()'s interior formula.
+                result = point(center, left, right, weights, i, k, j, n, post, nl, nr, two_h,
+                               s0, s1, s2, e0, e1, e2, edge_order, uniform, 0, 0);
+            }} else if (dl == 0 && dr >= edge_order) {{
+                const T g1 = cell(center, left, right, i, e + 1, j, n, post, nl, nr);
+                if (edge_order == 1) {{
+                    result = (T)((double)(g1 - f0) / a[0]);
+                }} else {{
+                    const T g2 = cell(center, left, right, i, e + 2, j, n, post, nl, nr);
+                    result = (T)((a[0] * (double)f0 + a[1] * (double)g1) + a[2] * (double)g2);
+                }}
+            }} else if (dr == 0 && dl >= edge_order) {{
+                const T g1 = cell(center, left, right, i, e - 1, j, n, post, nl, nr);
+                if (edge_order == 1) {{
+                    result = (T)((double)(f0 - g1) / b[0]);
+                }} else {{
+                    const T g2 = cell(center, left, right, i, e - 2, j, n, post, nl, nr);
+                    result = (T)((b[0] * (double)g2 + b[1] * (double)g1) + b[2] * (double)f0);
+                }}
+            }}
+        }}
+        out[idx] = result;
+    }}
+}}
+
+// Weighted stencils of radius `radius`: `weights` the centred ones of each
+// point (2 radius + 1 a point), `first[k, d]` / `last[k, d]` the `width`
+// one-sided ones of point k when its run starts d cells before it / ends d
+// cells after it (d < radius; table_step 0: one set for all points).  A run
+// shorter than `width` is NaN, even where the centred stencil fits.
+#define OMIT_STENCIL_PARAMETERS \
+    const T* __restrict__ center, const T* __restrict__ left, const T* __restrict__ right, \
+    T* __restrict__ out, const double* __restrict__ weights, const double* __restrict__ first, \
+    const double* __restrict__ last, I pre, I n, I post, I nl, I nr, I radius, I width, \
+    I reach, I table_step, double missing
+#define OMIT_STENCIL_ARGUMENTS \
+    center, left, right, out, weights, first, last, pre, n, post, nl, nr, radius, width, \
+    reach, table_step, missing
+extern "C" __global__ void omit_stencil(OMIT_STENCIL_PARAMETERS)
+{{
+    const I total = pre * n * post;
+    for (I idx = (I)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+         idx += (I)blockDim.x * gridDim.x) {{
+        const I j = idx % post;
+        const I row = idx / post;
+        const I k = row % n;
+        const I i = row / n;
+        const I e = nl + k;
+        const T f0 = cell(center, left, right, i, e, j, n, post, nl, nr);
+        T result = (T)missing;
+        if (f0 == f0) {{
+            const I dl = run_side(center, left, right, i, e, j, n, post, nl, nr, -1, reach);
+            const I dr = run_side(center, left, right, i, e, j, n, post, nl, nr, 1, reach);
+            if (dl + dr + 1 >= width) {{
+                const I t = k * table_step * radius;
+                const double* __restrict__ w;
+                I c, cells = width;
+                if (dl < radius) {{
+                    w = first + (t + dl) * width;
+                    c = e - dl;
+                }} else if (dr < radius) {{
+                    w = last + (t + dr) * width;
+                    c = e + dr - width + 1;
+                }} else {{
+                    cells = 2 * radius + 1;
+                    w = weights + k * cells;
+                    c = e - radius;
+                }}
+                double sum = w[0] * (double)cell(center, left, right, i, c, j, n, post, nl, nr);
+                for (I s = 1; s < cells; ++s) {{
+                    sum = sum + w[s] * (double)cell(center, left, right, i, c + s, j, n, post, nl, nr);
+                }}
+                result = (T)sum;
+            }}
+        }}
+        out[idx] = result;
+    }}
+}}
+
 // post == 1 (the innermost axis, n >= 1024): x runs along k, y along the rows
 // i.  The loop over rows is the inner one, so that everything that depends on
 // k alone (the end tests, the weights) is worked out once per thread.
@@ -332,10 +463,12 @@ def accepts(center: Any, axis: int, plan: Any, left: Any, right: Any) -> bool:
     Also no when CuPy cannot build the kernel on this machine (no NVRTC
     library, say; warned once): the block then takes the plain-array path.
     """
-    if not takes(center) or isinstance(plan, (MissingGradientBlock, MissingStencilBlock)):
-        return False  # no CUDA kernel for nan_policy="omit" (yet): see omit_missing
+    if not takes(center):
+        return False
     if not all(h is None or (is_cupy(h) and h.dtype == center.dtype) for h in (left, right)):
         return False
+    if isinstance(plan, (MissingGradientBlock, MissingStencilBlock)):
+        return _omit_kernel(center, axis, plan) is not None
     if isinstance(plan, WeightedBlockPlan):
         return _weighted_kernel(center, axis, plan) is not None
     return _weight_dtype(plan) in _CTYPES and _gradient_kernel(center, axis, plan) is not None
@@ -554,6 +687,72 @@ def weighted_stencil(
     return deliver(result, out)
 
 
+def omit_arguments(
+    xp: Any,
+    center: Any,
+    axis: int,
+    plan: MissingGradientBlock | MissingStencilBlock,
+    left: Any,
+    right: Any,
+    result: Any,
+) -> tuple[str, tuple[Any, ...], bool]:
+    """The ``nan_policy="omit"`` kernel for one block: its name, arguments, 64-bit indices.
+
+    As :func:`launch_arguments` (``xp`` NumPy where the source is compiled
+    for the host): ``omit_gradient`` takes :func:`launch_arguments`' for the
+    block's ``"propagate"`` plan, with this plan's wider halos, then the
+    one-sided coefficient tables; ``omit_stencil`` the centred weights and
+    the one-sided tables.  The tables are float64, as the plans hold them.
+    """
+    c3, halos = _operands(xp, center, axis, left, right)
+    pre, n, post = c3.shape
+    tables = [np.ascontiguousarray(t, dtype=np.float64) for t in (plan.first, plan.last)]
+    table_step = 1 if tables[0].shape[0] > 1 else 0
+    nan = np.float64(np.nan)
+    if isinstance(plan, MissingGradientBlock):
+        base, wide = launch_arguments(xp, center, axis, plan.base, left, right, result)
+        wide = wide or _wide(pre, n, post, plan)
+        index = np.int64 if wide else np.int32
+        base = tuple(index(a) if isinstance(a, np.integer) else a for a in base[:10]) + base[10:]
+        halo_sizes = (index(plan.left), index(plan.right))
+        arguments = (*base[:3], *base[3:8], *halo_sizes, *base[10:])
+        arguments = (*arguments, *map(xp.asarray, tables), index(table_step), nan)
+        return "omit_gradient", arguments, wide
+    weights = np.ascontiguousarray(plan.weights, dtype=np.float64)
+    extended = plan.left + n + plan.right
+    wide = max(pre * extended * post, weights.size, tables[0].size) > _INT32_LIMIT
+    index = np.int64 if wide else np.int32
+    sizes = (pre, n, post, plan.left, plan.right, plan.radius, plan.width, plan.reach, table_step)
+    arguments = (
+        c3,
+        halos[0],
+        halos[1],
+        result,
+        xp.asarray(weights),
+        *map(xp.asarray, tables),
+        *(index(v) for v in sizes),
+        nan,
+    )
+    return "omit_stencil", arguments, wide
+
+
+def _omit_kernel(center: Any, axis: int, plan: MissingGradientBlock | MissingStencilBlock) -> Any:
+    """The compiled ``nan_policy="omit"`` kernel for a block, or ``None`` if it cannot be built."""
+    pre, n, post = _dims(center, axis)
+    if isinstance(plan, MissingGradientBlock):
+        weight = _weight_dtype(plan.base)
+        if weight not in _CTYPES:
+            return None
+        wide = _wide(pre, n, post, plan) or _wide(pre, n, post, plan.base)
+        name = "omit_gradient"
+    else:
+        weight = np.dtype(np.float64)  # weights are float64 whatever the positions
+        extended = plan.left + n + plan.right
+        wide = max(pre * extended * post, np.size(plan.weights), np.size(plan.first)) > _INT32_LIMIT
+        name = "omit_stencil"
+    return _function(np.dtype(center.dtype), weight, wide, name)
+
+
 def omit_missing(
     center: Any,
     axis: int,
@@ -564,12 +763,23 @@ def omit_missing(
     parallel: bool | None = None,
     out: Any = None,
 ) -> Any:
-    """No CUDA kernel stops at missing values yet: :func:`accepts` refuses such blocks.
+    """The CUDA kernel for stencils that stop at missing values, on one CuPy block.
 
-    The dispatch never calls this (``engine="auto"`` takes the plain-array
-    kernel for CuPy blocks, which runs on the GPU through CuPy's operations).
+    One thread per point finds its runs of valid cells and evaluates the
+    formula the rule of :mod:`xgradient.missing` picks, with the
+    expressions of the plain-array rule (bit for bit).  Arguments are those
+    of :func:`xgradient.kernels.omit_missing`, already checked there
+    (``parallel`` is for CPU engines); the result (or ``out``, filled) is a
+    CuPy array.
     """
-    raise NotImplementedError("the CUDA backend has no kernel for nan_policy='omit'")
+    cupy, result = _result_array(center, left, right, out)
+    if center.size:  # empty blocks launch nothing, and compile nothing
+        function = _omit_kernel(center, axis, plan)
+        arguments = omit_arguments(cupy, center, axis, plan, left, right, result)[1]
+        pre, n, post = _dims(center, axis)
+        blocks = min(-(-(pre * n * post) // _THREADS), _MAX_BLOCKS)
+        function((blocks,), (_THREADS,), arguments)
+    return deliver(result, out)
 
 
 def _writes_in_place(cupy: Any, out: Any, dtype: np.dtype, inputs: tuple[Any, ...]) -> bool:
