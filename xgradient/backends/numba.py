@@ -1768,25 +1768,10 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last, parts):  # prag
                     )  # fmt: skip
                     continue
                 _stencil_rule_span(
-                    l3,
-                    c3,
-                    r3,
-                    p,
-                    i,
-                    q0,
-                    q1,
-                    beyond,
-                    False,
-                    reach,
-                    wt[i : i + 1],
-                    first[ti : ti + 1],
-                    last[ti : ti + 1],
-                    0,
-                    0,
-                    o3[p, i, q0:q1],
-                    c3[p, i, q0:q1],
-                    work,
-                )
+                    l3, c3, r3, p, i, q0, q1, beyond, False, reach, wt[i : i + 1],
+                    first[ti : ti + 1], last[ti : ti + 1], 0, 0, o3[p, i, q0:q1],
+                    c3[p, i, q0:q1], work,
+                )  # fmt: skip
     else:
         for p in prange(pre):
             work = np.empty((5, SPAN))
