@@ -446,7 +446,9 @@ def test_a_stopped_job_says_so_in_one_line(tmp_path, how):
     import signal
     import time
 
-    ds = xr.Dataset({"t": (("time", "x"), np.random.default_rng(1).random((400, 50)))})
+    # Enough regions that the job is still writing when the signal comes (with
+    # 400, a busy machine once saw it finish first).
+    ds = xr.Dataset({"t": (("time", "x"), np.random.default_rng(1).random((1600, 50)))})
     src = tmp_path / "long.zarr"
     ds.chunk(time=1).to_zarr(src, consolidated=False)
     out = tmp_path / "out.zarr"
