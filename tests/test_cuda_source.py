@@ -391,6 +391,16 @@ def _periodic_pieces(values, axis, plan, chunks, radius):
         start = stop
 
 
+def _shrink_grid(patch, launch):
+    """Grids shrunk so far that every kernel strides ("small grid"), or to one thread."""
+    if launch == "small grid":
+        for constant, value in _SMALL_GRID.items():
+            patch.setattr(_cuda, constant, value)
+    elif launch == "one thread":
+        patch.setattr(_cuda, "_THREADS", 1)
+        patch.setattr(_cuda, "_MAX_BLOCKS", 1)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     case=differentiation_cases(max_side=11),
@@ -426,12 +436,7 @@ def test_host_compiled_weighted_stencil_is_the_reference_bit_for_bit(
     )
     with pytest.MonkeyPatch.context() as patch:
         _use_host_cupy(patch, host_kernels)
-        if launch == "small grid":
-            for constant, value in _SMALL_GRID.items():
-                patch.setattr(_cuda, constant, value)
-        elif launch == "one thread":
-            patch.setattr(_cuda, "_THREADS", 1)
-            patch.setattr(_cuda, "_MAX_BLOCKS", 1)
+        _shrink_grid(patch, launch)
         for center, left, right, block_plan in pieces:
             expected = reference.weighted_stencil(center, axis, block_plan, left, right)
             halos = [None if h is None else _on_device(h) for h in (left, right)]
@@ -513,12 +518,7 @@ def test_host_compiled_omit_kernels_are_the_reference_rule_bit_for_bit(
     )
     with pytest.MonkeyPatch.context() as patch:
         _use_host_cupy(patch, host_kernels)
-        if launch == "small grid":
-            for constant, value in _SMALL_GRID.items():
-                patch.setattr(_cuda, constant, value)
-        elif launch == "one thread":
-            patch.setattr(_cuda, "_THREADS", 1)
-            patch.setattr(_cuda, "_MAX_BLOCKS", 1)
+        _shrink_grid(patch, launch)
         for center, left, right, block_plan in pieces:
             expected = reference.omit_missing(center, axis, block_plan, left, right)
             halos = [None if h is None else _on_device(h) for h in (left, right)]

@@ -706,50 +706,41 @@ def omit_arguments(
     """
     c3, halos = _operands(xp, center, axis, left, right)
     pre, n, post = c3.shape
-    tables = [np.ascontiguousarray(t, dtype=np.float64) for t in (plan.first, plan.last)]
-    table_step = 1 if tables[0].shape[0] > 1 else 0
+    wide = _omit_wide(pre, n, post, plan)
+    index = np.int64 if wide else np.int32
+    tables = [
+        xp.asarray(np.ascontiguousarray(t, dtype=np.float64)) for t in (plan.first, plan.last)
+    ]
+    table_step = index(1 if plan.first.shape[0] > 1 else 0)
     nan = np.float64(np.nan)
     if isinstance(plan, MissingGradientBlock):
-        base, wide = launch_arguments(xp, center, axis, plan.base, left, right, result)
-        wide = wide or _wide(pre, n, post, plan)
-        index = np.int64 if wide else np.int32
-        base = tuple(index(a) if isinstance(a, np.integer) else a for a in base[:10]) + base[10:]
-        halo_sizes = (index(plan.left), index(plan.right))
-        arguments = (*base[:3], *base[3:8], *halo_sizes, *base[10:])
-        arguments = (*arguments, *map(xp.asarray, tables), index(table_step), nan)
+        base = launch_arguments(xp, center, axis, plan.base, left, right, result)[0]
+        sizes = (pre, n, post, plan.left, plan.right)  # this plan's halos, not the base's
+        arguments = (*base[:5], *map(index, sizes), *base[10:], *tables, table_step, nan)
         return "omit_gradient", arguments, wide
-    weights = np.ascontiguousarray(plan.weights, dtype=np.float64)
-    extended = plan.left + n + plan.right
-    wide = max(pre * extended * post, weights.size, tables[0].size) > _INT32_LIMIT
-    index = np.int64 if wide else np.int32
-    sizes = (pre, n, post, plan.left, plan.right, plan.radius, plan.width, plan.reach, table_step)
-    arguments = (
-        c3,
-        halos[0],
-        halos[1],
-        result,
-        xp.asarray(weights),
-        *map(xp.asarray, tables),
-        *(index(v) for v in sizes),
-        nan,
-    )
+    weights = xp.asarray(np.ascontiguousarray(plan.weights, dtype=np.float64))
+    sizes = (pre, n, post, plan.left, plan.right, plan.radius, plan.width, plan.reach)
+    arguments = (c3, *halos, result, weights, *tables, *map(index, sizes), table_step, nan)
     return "omit_stencil", arguments, wide
+
+
+def _omit_wide(pre: int, n: int, post: int, plan: Any) -> bool:
+    """Whether some offset of the block, its (widest) halos or its tables needs 64-bit indices."""
+    extended = plan.left + n + plan.right
+    centred = plan.weights.size if isinstance(plan, MissingStencilBlock) else 3 * n
+    tables = np.size(plan.first) + centred
+    return max(pre * extended * post, tables) > _INT32_LIMIT
 
 
 def _omit_kernel(center: Any, axis: int, plan: MissingGradientBlock | MissingStencilBlock) -> Any:
     """The compiled ``nan_policy="omit"`` kernel for a block, or ``None`` if it cannot be built."""
-    pre, n, post = _dims(center, axis)
     if isinstance(plan, MissingGradientBlock):
-        weight = _weight_dtype(plan.base)
+        weight, name = _weight_dtype(plan.base), "omit_gradient"
         if weight not in _CTYPES:
             return None
-        wide = _wide(pre, n, post, plan) or _wide(pre, n, post, plan.base)
-        name = "omit_gradient"
-    else:
-        weight = np.dtype(np.float64)  # weights are float64 whatever the positions
-        extended = plan.left + n + plan.right
-        wide = max(pre * extended * post, np.size(plan.weights), np.size(plan.first)) > _INT32_LIMIT
-        name = "omit_stencil"
+    else:  # weights are float64 whatever the positions
+        weight, name = np.dtype(np.float64), "omit_stencil"
+    wide = _omit_wide(*_dims(center, axis), plan)
     return _function(np.dtype(center.dtype), weight, wide, name)
 
 
