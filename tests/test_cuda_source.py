@@ -391,6 +391,27 @@ def _periodic_pieces(values, axis, plan, chunks, radius):
         start = stop
 
 
+def _pieces(values, axis, plan, chunks, wrap):
+    """block_pieces, or _periodic_pieces with halos of ``wrap`` cells wrapped around."""
+    if wrap is None:
+        return block_pieces(values, axis, plan, chunks)
+    return _periodic_pieces(values, axis, plan, chunks, wrap)
+
+
+def _blocks_match_the_reference(host_kernels, launch, pieces, axis, kernel):
+    """The CUDA backend's ``kernel`` on each piece (CuPy stand-in), bit for bit the reference's."""
+    with pytest.MonkeyPatch.context() as patch:
+        _use_host_cupy(patch, host_kernels)
+        _shrink_grid(patch, launch)
+        for center, left, right, block_plan in pieces:
+            expected = getattr(reference, kernel)(center, axis, block_plan, left, right)
+            halos = [None if h is None else _on_device(h) for h in (left, right)]
+            assert _cuda.accepts(_on_device(center), axis, block_plan, *halos)
+            got = getattr(_cuda, kernel)(_on_device(center), axis, block_plan, *halos)
+            assert type(got) is _HostArray and got.dtype == expected.dtype
+            assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
+
+
 def _shrink_grid(patch, launch):
     """Grids shrunk so far that every kernel strides ("small grid"), or to one thread."""
     if launch == "small grid":
@@ -429,20 +450,8 @@ def test_host_compiled_weighted_stencil_is_the_reference_bit_for_bit(
         positions, order=order, accuracy=accuracy, periodic=periodic, period=period
     )
     chunks = data.draw(chunkings(n), label="chunks")
-    pieces = (
-        _periodic_pieces(values, axis, plan, chunks, plan.radius)
-        if periodic
-        else block_pieces(values, axis, plan, chunks)
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        _use_host_cupy(patch, host_kernels)
-        _shrink_grid(patch, launch)
-        for center, left, right, block_plan in pieces:
-            expected = reference.weighted_stencil(center, axis, block_plan, left, right)
-            halos = [None if h is None else _on_device(h) for h in (left, right)]
-            got = _cuda.weighted_stencil(_on_device(center), axis, block_plan, *halos)
-            assert type(got) is _HostArray and got.dtype == expected.dtype
-            assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
+    pieces = _pieces(values, axis, plan, chunks, plan.radius if periodic else None)
+    _blocks_match_the_reference(host_kernels, launch, pieces, axis, "weighted_stencil")
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
@@ -511,21 +520,8 @@ def test_host_compiled_omit_kernels_are_the_reference_rule_bit_for_bit(
     values = rng.normal(size=shape).astype(dtype)
     values[data.draw(missing_masks(tuple(shape), axis), label="missing")] = np.nan
     chunks = data.draw(chunkings(n), label="chunks")
-    pieces = (
-        _periodic_pieces(values, axis, plan, chunks, plan.reach)
-        if plan.periodic
-        else block_pieces(values, axis, plan, chunks)
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        _use_host_cupy(patch, host_kernels)
-        _shrink_grid(patch, launch)
-        for center, left, right, block_plan in pieces:
-            expected = reference.omit_missing(center, axis, block_plan, left, right)
-            halos = [None if h is None else _on_device(h) for h in (left, right)]
-            assert _cuda.accepts(_on_device(center), axis, block_plan, *halos)
-            got = _cuda.omit_missing(_on_device(center), axis, block_plan, *halos)
-            assert type(got) is _HostArray and got.dtype == expected.dtype
-            assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
+    pieces = _pieces(values, axis, plan, chunks, plan.reach if plan.periodic else None)
+    _blocks_match_the_reference(host_kernels, launch, pieces, axis, "omit_missing")
 
 
 @pytest.mark.parametrize("stencil", ["gradient", "second derivative"])
