@@ -1,15 +1,19 @@
-"""The block kernels on their own: ``out=`` writes, compiled or not."""
+"""The block kernels on their own: ``out=`` writes, compiled or not, and ``mark_missing``."""
 
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
-from xgradient.backends import available
-from xgradient.kernels import numpy_gradient, weighted_stencil
+from xgradient.arrays import result_dtype
+from xgradient.backends import EngineError, available, backend
+from xgradient.kernels import mark_missing, numpy_gradient, weighted_stencil
 from xgradient.stencils import plan_first_derivative, plan_weighted
 
 SHAPE = (5, 7, 6)  # every axis long enough for accuracy=4
@@ -439,3 +443,72 @@ def test_compiled_kernels_take_explicitly_little_endian_dtypes(dtype):
     assert compiled.accepts(x, 1, plan, None, None)
     fast = numpy_gradient(x, 1, plan, engine="numba", parallel=False)
     np.testing.assert_array_equal(fast, numpy_gradient(x, 1, plan, engine="numpy"))
+
+
+# --------------------------------------------------------------------------- mark_missing
+
+
+@st.composite
+def _masked_blocks(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """Data of any layout and dtype, and a boolean mask over a random subset of its axes."""
+    sizes = st.integers(2, 5) | st.integers(0, 1)  # mostly axes that the mask can tell apart
+    shape = draw(st.lists(sizes, min_size=1, max_size=4), label="shape")
+    dtype = draw(
+        st.sampled_from(["f8", "f4", ">f8", "c16", "i2", "u1", "?"]),
+        label="dtype",
+    )
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="seed"))
+    data = (rng.standard_normal(shape) * 100).astype(dtype)
+    layout = draw(st.sampled_from(["C", "F", "strided"]), label="layout")
+    if layout == "F":
+        data = np.asfortranarray(data)
+    elif layout == "strided":
+        data = np.repeat(data, 2, axis=-1)[..., ::2]
+    has = draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape)), label="has")
+    mask_shape = [n if h else 1 for n, h in zip(shape, has, strict=True)]
+    if draw(st.booleans(), label="drop leading ones"):
+        while mask_shape and mask_shape[0] == 1:
+            mask_shape.pop(0)
+    valid = rng.random(mask_shape) < 0.7
+    return data, valid
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+@settings(max_examples=150, deadline=None)
+@given(case=_masked_blocks(), parallel=st.booleans())
+def test_mark_missing_is_where_with_nan_bit_for_bit(engine, case, parallel):
+    data, valid = case
+    mark = _on(engine, mark_missing)
+    dtype = result_dtype(data.dtype)
+    # The oracle, written independently: NaN of the result dtype where not valid.
+    expected = np.where(valid, data.astype(dtype), np.array(np.nan, dtype=dtype))
+    if engine == "numba" and not backend("numba").takes(data):
+        with pytest.raises(EngineError, match="engine='numba' takes"):
+            mark(data, valid, parallel=parallel)
+        return
+    got = mark(data, valid, parallel=parallel)
+    assert got.dtype == dtype and got.shape == data.shape
+    assert got.tobytes() == np.ascontiguousarray(expected).tobytes()
+    assert not np.shares_memory(got, data)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+@pytest.mark.parametrize("shape", [(3, 4, 5), (2, 3, 4, 5)])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_mark_missing_with_every_pattern_of_mask_axes(engine, shape, parallel):
+    # Every subset of the axes as the mask's, so every 3-D layout the
+    # compiled kernel merges them into (and the 4-D ones it leaves to where).
+    mark = _on(engine, mark_missing)
+    rng = np.random.default_rng(len(shape))
+    data = rng.standard_normal(shape)
+    for has in itertools.product([False, True], repeat=len(shape)):
+        valid = rng.random([n if h else 1 for n, h in zip(shape, has, strict=True)]) < 0.5
+        expected = np.where(valid, data, np.nan)
+        got = mark(data, valid, parallel=parallel)
+        assert got.tobytes() == expected.tobytes(), has
+
+
+def test_mark_missing_names_a_dtype_it_cannot_take():
+    times = np.array(["2000-01-01", "2000-01-02"], dtype="datetime64[D]")
+    with pytest.raises(TypeError, match="cannot differentiate data of dtype datetime64"):
+        mark_missing(times, np.array([True, False]))

@@ -298,7 +298,7 @@ def _derivatives(
         dims, order, edge_order, accuracy, boundary, period, all_dims, engine, nan_policy
     )
     axes = resolve_positions(obj, dims, spacing, datetime_unit)
-    obj = apply_mask(obj, mask)
+    obj = apply_mask(obj, mask, engine)
     results = tuple(_differentiate(obj, axis, options) for axis in axes)
     return results[0] if single else results
 

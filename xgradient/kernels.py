@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .arrays import is_cupy, result_dtype
+from .arrays import is_cupy, namespace, result_dtype
 from .backends import ENGINES, EngineError, available, backend
 from .missing import MissingGradientBlock, MissingStencilBlock
 from .stencils import BlockPlan, WeightedBlockPlan
@@ -36,6 +36,7 @@ __all__ = [
     "Engine",
     "EngineError",
     "check_engine",
+    "mark_missing",
     "numpy_gradient",
     "omit_missing",
     "result_dtype",
@@ -224,6 +225,48 @@ def omit_missing(
     axis = _check_block(center, axis, plan, left, right, out)
     chosen = _backend_for(center, axis, plan, left, right, engine)
     return chosen.omit_missing(center, axis, plan, left, right, parallel=parallel, out=out)
+
+
+def mark_missing(
+    data: Any, valid: Any, *, engine: str = "auto", parallel: bool | None = None
+) -> Any:
+    """``data`` with NaN where ``valid`` is False: a mask applied to one block.
+
+    How ``mask=`` marks points missing before ``nan_policy="omit"``'s
+    stencils run: one pass on the engine that takes the block.
+
+    Parameters
+    ----------
+    data
+        The block: any dtype :func:`result_dtype` takes.
+    valid
+        Boolean, True where the data is valid, broadcasting against ``data``
+        (size 1, or absent, along the axes the mask does not have).
+    engine, parallel
+        As for :func:`numpy_gradient`.
+
+    Returns
+    -------
+    array
+        A new array of :func:`result_dtype`: ``data``'s values where
+        ``valid``, NaN elsewhere.
+
+    Examples
+    --------
+    >>> mark_missing(np.array([[0, 1, 2], [3, 4, 5]]), np.array([True, True, False]))
+    array([[ 0.,  1., nan],
+           [ 3.,  4., nan]])
+    """
+    check_engine(engine, data)
+    result_dtype(data.dtype)  # raises for dtypes that cannot be differentiated
+    valid = namespace(data).asarray(valid)  # a NumPy mask for CuPy data, say
+    for name in _candidates(data, engine):
+        if engine == "auto" and not available(name):
+            continue
+        module = backend(name)
+        if module.takes(data):
+            return module.mark_missing(data, valid, parallel=parallel)
+    return backend("numpy").mark_missing(data, valid)  # unreachable: it takes every array
 
 
 def step_range(positions: np.ndarray) -> tuple[float, float]:

@@ -441,7 +441,7 @@ def spherical_gradient(
     sphere = _sphere(
         obj, lat, lon, radius, accuracy, edge_order, boundary, engine, nan_policy, mask
     )
-    obj = apply_mask(obj, mask)
+    obj = apply_mask(obj, mask, engine)
     if isinstance(obj, xr.Dataset):
         pairs = {k: _gradient_of(obj[k], sphere) for k in _numeric_with(obj, sphere)}
         return (
@@ -491,7 +491,8 @@ def _flow(u: Any, v: Any, kind: str, options: dict[str, Any]) -> xr.DataArray:
         if units is None or _units_of(v) is None:
             raise TypeError("u and v must both be pint quantities, or neither")
         return _quantified(_flow(_plain(u), _plain(v, units), kind, options), units, 1)
-    u, v = apply_mask(u, options["mask"]), apply_mask(v, options["mask"])
+    mask, engine = options["mask"], options["engine"]
+    u, v = apply_mask(u, mask, engine), apply_mask(v, mask, engine)
     grid = sphere.grid
     if kind == "divergence":
         along, across = u, v  # div = [∂u/∂λ + ∂(v cos φ)/∂φ] / (R cos φ)
@@ -684,7 +685,7 @@ def laplacian(
     'K m-2'
     """
     sphere = _sphere(f, lat, lon, radius, accuracy, 2, boundary, engine, nan_policy, mask)
-    f = apply_mask(f, mask)
+    f = apply_mask(f, mask, engine)
     if isinstance(f, xr.Dataset):
         return _over_dataset(f, {k: _laplacian_of(f[k], sphere) for k in _numeric_with(f, sphere)})
     return _laplacian_of(_check_field(f, sphere, "the DataArray"), sphere)

@@ -39,6 +39,7 @@ import numpy as np
 from ..arrays import as3d, deliver, is_cupy
 from ..missing import MissingGradientBlock, MissingStencilBlock
 from ..stencils import BlockPlan, WeightedBlockPlan
+from . import reference
 
 __all__ = [
     "TAKES",
@@ -46,6 +47,7 @@ __all__ = [
     "kernel_source",
     "launch_arguments",
     "launch_shape",
+    "mark_missing",
     "numpy_gradient",
     "omit_arguments",
     "omit_missing",
@@ -771,6 +773,16 @@ def omit_missing(
         blocks = min(-(-(pre * n * post) // _THREADS), _MAX_BLOCKS)
         function((blocks,), (_THREADS,), arguments)
     return deliver(result, out)
+
+
+def mark_missing(data: Any, valid: Any, *, parallel: bool | None = None) -> Any:
+    """``data`` with NaN where ``valid`` is False, on the GPU.
+
+    CuPy's ``where`` is one elementwise kernel already, so this is the
+    plain-array version (:func:`xgradient.backends.reference.mark_missing`);
+    arguments as :func:`xgradient.kernels.mark_missing`.
+    """
+    return reference.mark_missing(data, valid)
 
 
 def _writes_in_place(cupy: Any, out: Any, dtype: np.dtype, inputs: tuple[Any, ...]) -> bool:

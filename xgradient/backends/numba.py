@@ -33,15 +33,17 @@ import numba
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from ..arrays import as3d, deliver, extended_pieces, take, window
+from ..arrays import as3d, deliver, extended_pieces, result_dtype, take, window
 from ..missing import MissingGradientBlock, MissingStencilBlock
 from ..stencils import BlockPlan, WeightedBlockPlan, gradient_weights
+from . import reference
 from .reference import trimmed_halos
 
 __all__ = [
     "PARALLEL_MIN_SIZE",
     "TAKES",
     "accepts",
+    "mark_missing",
     "numpy_gradient",
     "omit_missing",
     "step_range",
@@ -2017,6 +2019,100 @@ def _unflagged_gaps_possible(plan: MissingGradientBlock | MissingStencilBlock) -
     if isinstance(plan, MissingGradientBlock):
         return plan.positions is None and plan.size == 1
     return plan.width > 2 * plan.radius + 1 and plan.size < 2 * plan.radius + 2
+
+
+# -- masks -------------------------------------------------------------------------
+
+
+@Compiled
+def masked_copy(src, valid, out):  # pragma: no cover - compiled
+    """out = src where valid, else NaN: 3-D, ``valid`` of size 1 along the axes it broadcasts."""
+    pre, m, post = src.shape
+    by_p = valid.shape[0] > 1
+    by_i = valid.shape[1] > 1
+    by_q = valid.shape[2] > 1
+    for t in prange(pre * m):
+        p = t // m
+        i = t % m
+        s = src[p, i]
+        o = out[p, i]
+        v = valid[p if by_p else 0, i if by_i else 0]
+        # Three loops, not one with the test inside: each vectorises.
+        if by_q:
+            for q in range(_u(post)):
+                o[q] = s[q] if v[q] else np.nan
+        elif v[0]:
+            for q in range(_u(post)):
+                o[q] = s[q]
+        else:
+            for q in range(_u(post)):
+                o[q] = np.nan
+
+
+def mark_missing(data: np.ndarray, valid: np.ndarray, *, parallel: bool | None = None) -> Any:
+    """``data`` as floats with NaN where ``valid`` is False, in one compiled pass.
+
+    Parameters as :func:`xgradient.kernels.mark_missing`.  Data and mask are
+    seen as 3-D (axes that the mask has merged, and those it broadcasts
+    along): a mask that alternates more often, or data that is not
+    C-ordered, goes to the plain-array ``where``, as fast as NumPy makes it.
+
+    Examples
+    --------
+    >>> data = np.arange(6.0).reshape(2, 3)
+    >>> mark_missing(data, np.array([True, False, True]))
+    array([[ 0., nan,  2.],
+           [ 3., nan,  5.]])
+    """
+    shapes = _mask_layout(data.shape, np.shape(valid))
+    if shapes is None or not data.flags.c_contiguous:
+        return reference.mark_missing(data, valid)
+    data_3d, valid_3d = shapes
+    result = np.empty(data.shape, dtype=result_dtype(data.dtype))
+    v = np.ascontiguousarray(valid, dtype=np.bool_).reshape(valid_3d)
+    kernel = masked_copy[_threads(data, parallel)]
+    kernel(data.reshape(data_3d), v, result.reshape(data_3d))
+    return result
+
+
+def _mask_layout(
+    shape: tuple[int, ...], mask_shape: tuple[int, ...]
+) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """Data and mask shapes as 3-D, merging neighbouring axes the mask has (or lacks) alike.
+
+    ``None`` when that takes more than three axes, or the shapes do not
+    broadcast (then NumPy's ``where`` says so).
+
+    Examples
+    --------
+    >>> _mask_layout((8, 721, 1440), (721, 1440))
+    ((1, 8, 1038240), (1, 1, 1038240))
+    >>> _mask_layout((721, 1440, 4, 3), (721, 1440, 1, 1))
+    ((1, 1038240, 12), (1, 1038240, 1))
+    >>> _mask_layout((2, 3, 4, 5), (3, 1, 5)) is None
+    True
+    """
+    if len(mask_shape) > len(shape):
+        return None
+    mask_shape = (1,) * (len(shape) - len(mask_shape)) + tuple(mask_shape)
+    groups: list[list[Any]] = []  # [size, whether the mask has these axes]
+    for n, k in zip(shape, mask_shape, strict=True):
+        if n == 1 and k == 1:
+            continue
+        if k not in (n, 1):
+            return None
+        has = k == n
+        if groups and groups[-1][1] == has:
+            groups[-1][0] *= n
+        else:
+            groups.append([n, has])
+    if len(groups) > 3:
+        return None
+    groups = [[1, False]] * (3 - len(groups)) + groups
+    return (
+        tuple(n for n, _ in groups),
+        tuple(n if has else 1 for n, has in groups),
+    )
 
 
 def step_range(positions: np.ndarray) -> tuple[float, float]:

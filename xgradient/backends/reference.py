@@ -8,7 +8,8 @@ backends are tested bit for bit against it.
 
 Every backend module has this interface (see :mod:`xgradient.backends`):
 ``takes(x)``, ``accepts(center, axis, plan, left, right)``, ``TAKES``,
-``numpy_gradient(...)`` and ``weighted_stencil(...)``.
+``numpy_gradient(...)``, ``weighted_stencil(...)``, ``omit_missing(...)``
+and ``mark_missing(...)``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..stencils import BlockPlan, WeightedBlockPlan
 __all__ = [
     "TAKES",
     "accepts",
+    "mark_missing",
     "numpy_gradient",
     "omit_missing",
     "step_range",
@@ -178,6 +180,26 @@ def _edge_rules(pieces: list[Any], axis: int, plan: WeightedBlockPlan, out: Any)
         index = [slice(None)] * out.ndim
         index[axis] = slice(i, i + 1)
         out[tuple(index)] = acc
+
+
+def mark_missing(data: Any, valid: Any, *, parallel: bool | None = None) -> Any:
+    """``data`` as :func:`~xgradient.arrays.result_dtype` with NaN where ``valid`` is False.
+
+    ``valid`` (boolean) broadcasts against ``data``: a land-sea mask with
+    size-1 axes where the data has more dims.  Parameters as
+    :func:`xgradient.kernels.mark_missing`; ``parallel`` is ignored.
+
+    Examples
+    --------
+    >>> mark_missing(np.array([[1, 2, 3]]), np.array([True, False, True]))
+    array([[ 1., nan,  3.]])
+    """
+    xp = namespace(data)
+    dtype = result_dtype(data.dtype)
+    # The NaN as a 0-d array of the result dtype: a Python float would
+    # promote float32 data to float64 under NumPy 1's value-based casting.
+    nan = xp.asarray(np.nan, dtype=dtype)
+    return xp.where(valid, data.astype(dtype, copy=False), nan)
 
 
 def trimmed_halos(axis: int, plan: Any, left: Any, right: Any) -> tuple[Any, Any]:
