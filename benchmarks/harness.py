@@ -4,7 +4,9 @@ Nothing here knows what a benchmark measures; ``bench_gradient.py`` (with
 its sections in ``sections/``) and ``bench_cupy.py`` build on it.
 
 * **Timing**: :func:`best_of` (best wall time of N calls after a warm-up,
-  garbage collector off), :func:`per_call` (best mean time of a fast call),
+  garbage collector off), :func:`best_of_interleaved` (the same for several
+  variants, timed in alternating rounds so that their ratios are not skewed
+  by the machine's drift), :func:`per_call` (best mean time of a fast call),
   :func:`best_of_cuda` (CUDA events).
 * **Cells and tables**: ``fmt_*`` turn a measurement into the text of a
   cell and keep the number (:class:`Cell`); :class:`Table` renders as plain
@@ -37,7 +39,7 @@ import threading
 import time
 import tracemalloc
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -410,23 +412,79 @@ def best_of(
     if sync is not None:
         sync()
     gc.collect()  # a full collection takes tens of ms: once, not before every repeat
-    best = math.inf
-    for _ in range(max(1, repeats)):
-        gc.collect(1)
+    return min(_timed_call(fn, sync) for _ in range(max(1, repeats)))
+
+
+def best_of_interleaved(
+    fns: Mapping[str, Callable[[], Any]],
+    repeats: int,
+    warmup: int = 1,
+    sync: Callable[[], Any] | None = None,
+) -> dict[str, float]:
+    """Best wall time in seconds of each of ``fns``, timed in interleaved rounds.
+
+    Parameters
+    ----------
+    fns
+        The variants to compare, by name.
+    repeats
+        Rounds: each round calls every function once, in the mapping's
+        order but starting one further along each round, so that no
+        variant always runs first.  The cyclic order stays the same, so
+        a variant that does not start the round follows the same one in
+        every round.
+    warmup
+        Untimed calls of each function before the first round.
+    sync
+        As in :func:`best_of`: called before the clock starts and, inside
+        the timed region, after each call.
+
+    Returns
+    -------
+    dict
+        The best time of each function, under the mapping's keys.
+
+    Notes
+    -----
+    Each call is timed as :func:`best_of` times one (``gc.collect(1)``
+    before, the garbage collector off during, the result dropped outside
+    the timed region).  The point is the ratios between variants: timed one
+    after another with :func:`best_of`, each variant's best comes from its
+    own stretch of the run, so a machine whose speed drifts (a shared VM:
+    10-30% between runs) skews their ratios, even between variants that run
+    the same kernels.  Interleaved, every variant samples the same stretch.
+    """
+    keys = list(fns)
+    for _ in range(warmup):
+        for key in keys:
+            fns[key]()
+    if sync is not None:
+        sync()
+    gc.collect()  # a full collection takes tens of ms: once, not before every call
+    best = dict.fromkeys(keys, math.inf)
+    for r in range(max(1, repeats)):
+        start = r % len(keys) if keys else 0
+        for key in keys[start:] + keys[:start]:
+            best[key] = min(best[key], _timed_call(fns[key], sync))
+    return best
+
+
+def _timed_call(fn: Callable[[], Any], sync: Callable[[], Any] | None) -> float:
+    """Wall time of one call of ``fn``: gc off, result dropped untimed, ``sync`` around it."""
+    gc.collect(1)
+    if sync is not None:
+        sync()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        out = fn()
         if sync is not None:
             sync()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            out = fn()
-            if sync is not None:
-                sync()
-            elapsed = time.perf_counter() - t0
-        finally:
-            gc.enable()
-        del out
-        best = min(best, elapsed)
-    return best
+        elapsed = time.perf_counter() - t0
+    finally:
+        gc.enable()
+    del out
+    return elapsed
 
 
 def per_call(fn: Callable[[], Any], budget: float = 0.2, repeats: int = 5) -> float:

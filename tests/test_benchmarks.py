@@ -123,6 +123,18 @@ def test_land_mask_is_smooth_blobs_covering_the_fraction_asked(monkeypatch):
     assert missing.coast_fraction(land, 0) < 0.05 and missing.coast_fraction(land, 1) < 0.05
 
 
+def test_best_of_interleaved_rotates_the_first_variant_and_keeps_each_best(monkeypatch):
+    harness = _load("harness", monkeypatch)
+    calls: list[str] = []
+    fns = {k: (lambda k=k: calls.append(k)) for k in "abc"}
+    best = harness.best_of_interleaved(fns, repeats=4, warmup=2)
+    assert list(best) == ["a", "b", "c"] and all(0 <= t < 1 for t in best.values())
+    warm, rounds = calls[:6], calls[6:]
+    assert warm == ["a", "b", "c"] * 2
+    assert rounds == [*"abc", *"bca", *"cab", *"abc"]
+    assert harness.best_of_interleaved({}, repeats=3) == {}
+
+
 def test_benchmark_script_rejects_unknown_sections():
     proc = _run(str(SCRIPT), "--only", "eager,nope")
     assert proc.returncode == 2 and "unknown section" in proc.stderr
