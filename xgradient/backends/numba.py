@@ -1620,6 +1620,7 @@ def _three_point_rule(
     # (a word's lowest set byte, cleared in turn).  At 30% land they are
     # ~0.6% of the points.  (Computing the three candidates at every point
     # cost 2-4x the propagate kernel along the last axis, 4-7x in float32.)
+    # The rows layout runs the two passes apart (see _three_point_row).
     #
     # The middle point of a run of exactly three gets a finite centred
     # value but must be NaN when the stencils are 4 wide.  Checking for it
@@ -1628,6 +1629,16 @@ def _three_point_rule(
     # one point back (empty: none).  A middle point whose run ends beyond
     # the call's points cannot be reached that way: the caller makes those
     # points `exact`, and then they are checked directly.
+    _centred_flagged(dst, src, rm2, rm1, rp1, rp2, n, width, wt, step, need, exact)
+    _redo_flagged(dst, src, rm3, rm2, rm1, rp1, rp2, rp3, n, width, deep, wt, first, last, step, need, prev)  # fmt: skip
+
+
+@_inline
+def _centred_flagged(
+    dst, src, rm2, rm1, rp1, rp2, n, width, wt, step, need, exact
+):  # pragma: no cover  # fmt: skip
+    # The first pass of _three_point_rule: the centred stencil everywhere,
+    # and the flags of the points to redo.
     if step == 0:
         # One set of weights, in locals: dst might alias wt for all LLVM
         # knows, and reloading them each point stops the loop vectorising.
@@ -1648,6 +1659,13 @@ def _three_point_rule(
             need[j] |= (
                 np.uint8(src[j] == src[j]) & np.uint8(rm2[j] != rm2[j]) & np.uint8(rp2[j] != rp2[j])
             )
+
+
+@_inline
+def _redo_flagged(
+    dst, src, rm3, rm2, rm1, rp1, rp2, rp3, n, width, deep, wt, first, last, step, need, prev
+):  # pragma: no cover  # fmt: skip
+    # The second pass of _three_point_rule: the whole rule at the flagged points.
     whole = n - n % 8
     words = need[:whole].view(np.uint64)
     for w in range(words.size):
@@ -1667,61 +1685,52 @@ def _three_point_rule(
             )  # fmt: skip
 
 
+# How many rows the rows layout's redo pass runs behind its centred pass:
+# a point redone reads the cells up to 3 rows ahead, which the centred pass
+# has then streamed into cache already (reading them first, from memory,
+# made the redo pass cost ~1.3x more in float32).
+LAG = 3
+
+
 @_inline
 def _three_point_row(
-    l3, c3, r3, o3, p, i, q0, q1, beyond, width, reach, wt, first, last, ti, need, none, s0, s1
-):  # pragma: no cover
-    # _three_point_rule for points [q0, q1) of row i (rows layout), one of
-    # rows [s0, s1) that one thread computes in order; `none` an empty row.
-    # A run of three whose middle is row s1 - 1 ends in another thread's
-    # rows or the halo: that row is exact, and row s0 sets nothing before it.
+    l3, c3, r3, o3, p, i, q0, q1, beyond, width, reach, wt, first, last, ti, need, none, s0, s1,
+    centred,
+):  # pragma: no cover  # fmt: skip
+    # One pass of _three_point_rule (`centred`: the first, else the redo)
+    # for points [q0, q1) of row i (rows layout), one of rows [s0, s1) that
+    # one thread computes in order; `none` an empty row.  A run of three
+    # whose middle is row s1 - 1 ends in another thread's rows or the halo:
+    # that row is exact, and row s0 sets nothing before it.
     m = c3.shape[1]
-    prev = o3[p, i - 1, q0:q1] if i > s0 else none
-    exact = i == s1 - 1
+    deep = reach > 2
+    t = ti
     if 3 <= i < m - 3:
         # Inside the block: plain views (the halo branches cost 1.3x in float32).
         c = c3[p]
-        _three_point_rule(
-            o3[p, i, q0:q1],
-            c[i, q0:q1],
-            c[i - 3, q0:q1],
-            c[i - 2, q0:q1],
-            c[i - 1, q0:q1],
-            c[i + 1, q0:q1],
-            c[i + 2, q0:q1],
-            c[i + 3, q0:q1],
-            q1 - q0,
-            width,
-            reach > 2,
-            wt[i : i + 1],
-            first[ti : ti + 1],
-            last[ti : ti + 1],
-            0,
-            need,
-            prev,
-            exact,
+        rows = (c[i - 3], c[i - 2], c[i - 1], c[i], c[i + 1], c[i + 2], c[i + 3])
+    else:
+        rows = (
+            _row(l3, c3, r3, p, i - 3, beyond),
+            _row(l3, c3, r3, p, i - 2, beyond),
+            _row(l3, c3, r3, p, i - 1, beyond),
+            c3[p, i],
+            _row(l3, c3, r3, p, i + 1, beyond),
+            _row(l3, c3, r3, p, i + 2, beyond),
+            _row(l3, c3, r3, p, i + 3, beyond),
         )
+    dst = o3[p, i, q0:q1]
+    if centred:
+        _centred_flagged(
+            dst, rows[3][q0:q1], rows[1][q0:q1], rows[2][q0:q1], rows[4][q0:q1], rows[5][q0:q1],
+            q1 - q0, width, wt[i : i + 1], 0, need, i == s1 - 1,
+        )  # fmt: skip
         return
-    _three_point_rule(
-        o3[p, i, q0:q1],
-        c3[p, i, q0:q1],
-        _row(l3, c3, r3, p, i - 3, beyond)[q0:q1],
-        _row(l3, c3, r3, p, i - 2, beyond)[q0:q1],
-        _row(l3, c3, r3, p, i - 1, beyond)[q0:q1],
-        _row(l3, c3, r3, p, i + 1, beyond)[q0:q1],
-        _row(l3, c3, r3, p, i + 2, beyond)[q0:q1],
-        _row(l3, c3, r3, p, i + 3, beyond)[q0:q1],
-        q1 - q0,
-        width,
-        reach > 2,
-        wt[i : i + 1],
-        first[ti : ti + 1],
-        last[ti : ti + 1],
-        0,
-        need,
-        prev,
-        exact,
-    )
+    _redo_flagged(
+        dst, rows[3][q0:q1], rows[0][q0:q1], rows[1][q0:q1], rows[2][q0:q1], rows[4][q0:q1],
+        rows[5][q0:q1], rows[6][q0:q1], q1 - q0, width, deep, wt[i : i + 1],
+        first[t : t + 1], last[t : t + 1], 0, need, o3[p, i - 1, q0:q1] if i > s0 else none,
+    )  # fmt: skip
 
 
 # Points of the weighted rule computed together: its many short passes
@@ -1758,17 +1767,25 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last, parts):  # prag
             q1 = min(q0 + span, post)
             beyond = np.full(post, np.nan, dtype=c3.dtype)
             work = np.empty((5 if r > 1 else 0, q1 - q0))
-            need = np.empty(q1 - q0, dtype=np.uint8)
+            ring = np.empty((LAG + 1, q1 - q0), dtype=np.uint8)  # flags of the last rows
             none = o3[p, 0, 0:0]
             s0, s1 = _piece(0, m, t % pieces, pieces)
+            if r == 1:
+                for i in range(s0, s1 + LAG):
+                    if i < s1:
+                        _three_point_row(
+                            l3, c3, r3, o3, p, i, q0, q1, beyond, width, reach, wt, first, last,
+                            i * per_point, ring[i % (LAG + 1)], none, s0, s1, True,
+                        )  # fmt: skip
+                    k = i - LAG
+                    if k >= s0:
+                        _three_point_row(
+                            l3, c3, r3, o3, p, k, q0, q1, beyond, width, reach, wt, first, last,
+                            k * per_point, ring[k % (LAG + 1)], none, s0, s1, False,
+                        )  # fmt: skip
+                continue
             for i in range(s0, s1):
                 ti = i * per_point
-                if r == 1:
-                    _three_point_row(
-                        l3, c3, r3, o3, p, i, q0, q1, beyond, width, reach, wt, first, last, ti,
-                        need, none, s0, s1,
-                    )  # fmt: skip
-                    continue
                 _stencil_rule_span(
                     l3, c3, r3, p, i, q0, q1, beyond, False, reach, wt[i : i + 1],
                     first[ti : ti + 1], last[ti : ti + 1], 0, 0, o3[p, i, q0:q1],
