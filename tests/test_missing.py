@@ -904,28 +904,36 @@ def test_large_blocks_with_land_blobs_equal_the_plain_array_rule(stencil, dim, d
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("accuracy", [2, 4])
 @pytest.mark.parametrize("stencil", [{"second": True}, {"boundary": "periodic"}])
-def test_rows_cut_among_threads_equal_the_plain_array_rule(stencil, dtype):
+def test_rows_cut_among_threads_equal_the_plain_array_rule(stencil, accuracy, dtype):
     """A 2-D field along its first axis is cut into pieces of rows, one thread
-    each.  Runs of exactly three points, whose middle point only the run's last
-    point makes NaN (for 4-point one-sided stencils), and runs of one, two and
-    four, start at every row offset, so they straddle every piece boundary."""
+    each.  Runs too short for the one-sided stencils but long enough for the
+    centred one (three points for accuracy 2, five for 4, second derivatives),
+    whose middle point only the run's last point makes NaN, and runs of every
+    other length up to one past the one-sided width, start at every row offset,
+    so they straddle every piece boundary."""
     if not available("numba"):
         pytest.skip("numba not installed")
-    ny, nx = 700, 400  # >= numba.PARALLEL_MIN_SIZE points: threads, 8+ pieces of rows
+    ny, nx = 700, 420  # >= numba.PARALLEL_MIN_SIZE points: threads, 8+ pieces of rows
+    width = 4 if accuracy == 2 else 6  # of the second derivative's one-sided stencils
+    longest = width + 1
     rng = np.random.default_rng(5)
     f = rng.normal(size=(ny, nx)).astype(dtype)
     rows = np.arange(ny)
+    run = 1 + np.arange(nx) % longest  # runs of 1 ... longest valid points
     for q in range(nx):
-        period = 2 + q % 4  # runs of 1, 2, 3 and 4 valid points
-        f[(rows + q // 4) % period == 0, q] = np.nan  # at every offset
+        f[(rows + q // longest) % (run[q] + 1) == 0, q] = np.nan  # at every offset
     da = xr.DataArray(f, dims=("y", "x"), coords={"y": rows * 0.5})
     second = stencil.get("second", False)
     kwargs = {k: v for k, v in stencil.items() if k != "second"}
-    run = xgradient.second_derivative if second else xgradient.gradient
-    got = run(da, "y", nan_policy="omit", engine="numba", **kwargs).values
-    assert_array_equal(got, run(da, "y", nan_policy="omit", engine="numpy", **kwargs).values)
-    if second:  # runs shorter than the 4-point one-sided stencils: all NaN
-        assert np.isnan(got[:, 1::4]).all() and np.isnan(got[:, 2::4]).all()  # runs of 2, 3
-        inner = np.s_[10:-10, 3::4]  # runs of four (but those cut by the ends): numbers
-        assert np.isfinite(got[inner][~np.isnan(f[inner])]).all()
+    differentiate = xgradient.second_derivative if second else xgradient.gradient
+    got = differentiate(da, "y", nan_policy="omit", engine="numba", accuracy=accuracy, **kwargs)
+    expected = differentiate(
+        da, "y", nan_policy="omit", engine="numpy", accuracy=accuracy, **kwargs
+    )
+    assert_array_equal(got.values, expected.values)
+    if second:  # runs shorter than the one-sided stencils: all NaN
+        assert np.isnan(got.values[:, run < width]).all()
+        inner = got.values[10:-10, run >= width]  # (but those cut by the ends): numbers
+        assert np.isfinite(inner[~np.isnan(f[10:-10, run >= width])]).all()

@@ -5,7 +5,9 @@ default: a 0.25-degree grid) with a land mask shaped like continents:
 smoothed random noise (numpy only, fixed seed), thresholded so that 30% of
 the points are land, i.e. missing (NaN), the same at every level.  For
 d/dlat (axis 1, the map's first axis: rows), d/dlon (axis 2, the last axis)
-and the second derivatives along both, eager and on Dask, it times
+and the second derivatives along both (three-point stencils), and two rows
+with five-point stencils (``accuracy=4``: d/dlat and d2/dlon2), eager and on
+Dask, it times
 
 * (a) the default path (``nan_policy="propagate"``) on the field without NaN,
 * (b) ``nan_policy="omit"`` on the same field without NaN,
@@ -57,12 +59,15 @@ OMIT_NAN_MAX_VS_DEFAULT = 1.5  # (d) omit, 30% NaN <= 1.5x (c) default on the sa
 MISSING_FRACTION = 0.30
 MASK_SEED = 20261130
 DIMS = ("level", "lat", "lon")
-# Derivatives, by row label: (function name in xgradient, dim).
-OPERATIONS = {
-    "d/dlat": ("gradient", "lat"),
-    "d/dlon": ("gradient", "lon"),
-    "d2/dlat2": ("second_derivative", "lat"),
-    "d2/dlon2": ("second_derivative", "lon"),
+# Derivatives, by row label: (function name in xgradient, dim, its options).
+OPERATIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "d/dlat": ("gradient", "lat", {}),
+    "d/dlon": ("gradient", "lon", {}),
+    "d2/dlat2": ("second_derivative", "lat", {}),
+    "d2/dlon2": ("second_derivative", "lon", {}),
+    # Five-point stencils: their rule kernel is another one.
+    "d/dlat acc4": ("gradient", "lat", {"accuracy": 4}),
+    "d2/dlon2 acc4": ("second_derivative", "lon", {"accuracy": 4}),
 }
 MASK_ROW = ("d/dlat", "mask=")  # the operation of the mask= row, and what its label adds
 # A row's variants are timed in interleaved rounds: this many per --repeats.
@@ -235,7 +240,8 @@ def run(cfg: Config, rep: Report) -> None:
         "against the default path on the field without NaN, is shown but not a target"
     )
     checks = (
-        "a vs numpy: (a) against numpy.gradient (first derivatives; '-' for the second); "
+        "a vs numpy: (a) against numpy.gradient (first derivatives of accuracy 2; '-' for "
+        "the others); "
         "b vs a: the 'omit' result without NaN against the default one; d vs c: (d) is NaN "
         "on land and equals (c) where both are numbers (a sanity check: the tests check the "
         "rule itself); NaN out: the share of NaN in the results (c) and (d)"
@@ -327,8 +333,8 @@ def calls(
     """
     import xgradient
 
-    func_name, dim = OPERATIONS[op]
-    func = getattr(xgradient, func_name)
+    func_name, dim, options = OPERATIONS[op]
+    func = functools.partial(getattr(xgradient, func_name), **options)
     f, g = labelled(clean, coords), labelled(holes, coords)
     omit_nan = (
         functools.partial(func, f, dim, mask=mask)
@@ -355,7 +361,7 @@ def eager_row(
     op: str,
     mask: Any,
 ) -> list[Any]:
-    _, dim = OPERATIONS[op]
+    _, dim, _ = OPERATIONS[op]
     axis = DIMS.index(dim)
     label = f"missing eager {clean.dtype.name} {op}" + (" mask=" if mask is not None else "")
     fns = calls(clean, holes, coords, op, mask)
@@ -371,7 +377,7 @@ def eager_row(
     # The results, computed once untimed for the checks (time_variants warms up again).
     res = {k: rep.attempt(f"{label}: {k}", lambda f=f: f().values) for k, f in fns.items()}
     ref = rep.attempt(f"{label}: numpy.gradient", numpy_reference)
-    first = OPERATIONS[op][0] == "gradient"
+    first = OPERATIONS[op][0] == "gradient" and not OPERATIONS[op][2]
     checked = check_cells(res, ref if first else None, land, mask is not None, first)
     del res, ref
     variants = {
@@ -396,7 +402,7 @@ def dask_row(
 ) -> list[Any]:
     import dask.array as da
 
-    _, dim = OPERATIONS[op]
+    _, dim, _ = OPERATIONS[op]
     axis = DIMS.index(dim)
     label = f"missing dask {clean.dtype.name} {op}" + (" mask=" if mask is not None else "")
     fns = {k: (lambda f=f: f().data) for k, f in calls(clean, holes, coords, op, mask).items()}
@@ -411,7 +417,7 @@ def dask_row(
         k: rep.attempt(f"{label}: {k}", lambda f=f: persisted(f()).compute())
         for k, f in fns.items()
     }
-    first = OPERATIONS[op][0] == "gradient"
+    first = OPERATIONS[op][0] == "gradient" and not OPERATIONS[op][2]
     ref = None
     if first:
         values = rep.attempt(f"{label}: input values", clean.compute)

@@ -1457,91 +1457,6 @@ def _line_group(dst, src, x, left, lo, hi, order, two_h, first, last):  # pragma
         )
 
 
-@_inline
-def _span_row(l3, c3, r3, p, i, k, q0, q1, beyond, line):  # pragma: no cover - compiled
-    # The cells k away from points [q0, q1): of row i + k of the extended
-    # block (rows layout), or, along a line (`line`: c3 is then the line,
-    # 2-D (pre, m)), the piece of line p shifted by k.
-    if line:
-        return c3[p, q0 + k : q1 + k]
-    return _row(l3, c3, r3, p, i + k, beyond)[q0:q1]
-
-
-@_inline
-def _accumulate(acc, row, w, n, step, first):  # pragma: no cover - compiled
-    # acc = w * row (the first term), else acc += w * row, in float64; w by
-    # point (step 1) or one weight for all (step 0), hoisted so the loop
-    # vectorises.
-    if step == 0:
-        wk = w[0]
-        if first:
-            for j in range(n):
-                acc[j] = wk * row[j]
-        else:
-            for j in range(n):
-                acc[j] = acc[j] + wk * row[j]
-    elif first:
-        for j in range(n):
-            acc[j] = w[j] * row[j]
-    else:
-        for j in range(n):
-            acc[j] = acc[j] + w[j] * row[j]
-
-
-@_inline
-def _stencil_rule_span(
-    l3, c3, r3, p, i, q0, q1, beyond, line, reach, wt, first, last, wstep, tstep, dst, src, work
-):  # pragma: no cover
-    # The weighted stencils as the rule picks them, for points [q0, q1) of
-    # row i (or of line p): see _span_row.  wt / first / last are indexed by
-    # point as j * wstep and j * tstep (0: one set for all).  Each sum is
-    # accumulated in float64 in stencil order, as the reference does, in
-    # loops over the points that vectorise; `work` is scratch space.
-    r = (wt.shape[1] - 1) // 2
-    width = first.shape[2]
-    nn = _u(q1 - q0)
-    ws = _u(wstep)
-    ts = _u(tstep)
-    long_run = _u(width - 1)
-    acc = work[0]
-    best = work[1]
-    dl = work[2]
-    dr = work[3]
-    alive = work[4]
-    # dl, dr: valid cells following one another left and right, up to reach.
-    for side in range(2):
-        count = dl if side == 0 else dr
-        for j in range(nn):
-            alive[j] = 1.0
-            count[j] = 0.0
-        for k in range(1, reach + 1):
-            row = _span_row(l3, c3, r3, p, i, -k if side == 0 else k, q0, q1, beyond, line)
-            for j in range(nn):
-                alive[j] *= row[j] == row[j]
-                count[j] += alive[j]
-    # The centred stencil, then each one-sided one, kept where picked.
-    for k in range(2 * r + 1):
-        row = _span_row(l3, c3, r3, p, i, k - r, q0, q1, beyond, line)
-        _accumulate(acc, row, wt[:, k], nn, ws, k == 0)
-    for j in range(nn):
-        ok = (dl[j] >= r) & (dr[j] >= r) & (dl[j] + dr[j] >= long_run)
-        best[j] = acc[j] if ok else np.nan
-    for side in range(2):
-        table = first if side == 0 else last
-        for s in range(r):
-            # Runs starting s cells left (side 0) or ending s cells right.
-            start = -s if side == 0 else s - width + 1
-            for k in range(width):
-                row = _span_row(l3, c3, r3, p, i, start + k, q0, q1, beyond, line)
-                _accumulate(acc, row, table[:, s, k], nn, ts, k == 0)
-            near = dl if side == 0 else dr
-            for j in range(nn):
-                ok = (near[j] == s) & (dl[j] + dr[j] >= long_run)
-                best[j] = acc[j] if ok else best[j]
-    for j in range(nn):
-        dst[j] = best[j] if src[j] == src[j] else np.nan
-
-
 @_njit()
 def _three_point_at(
     a3, a2, a1, f0, b1, b2, b3, width, deep, c0, c1, c2, s0, s1, s2, s3, e0, e1, e2, e3
@@ -1733,9 +1648,174 @@ def _three_point_row(
     )  # fmt: skip
 
 
-# Points of the weighted rule computed together: its many short passes
-# (one per stencil cell and candidate) then run over scratch rows in L1
-# (with 4096 points, from L2: 2x slower).
+# -- five-point stencils (accuracy 4): the same two passes ---------------------------
+
+
+@_inline
+def _five_point_centred(
+    dst, src, x0, x1, x3, x4, n, wt, step, need, exact
+):  # pragma: no cover  # fmt: skip
+    # The first pass of the five-point rule (see _window_rule): the centred
+    # stencil everywhere, cells x0, x1, src, x3, x4, summed in float64 in
+    # stencil order as the reference does, and the flags of the valid points
+    # it left NaN; `exact`: every valid point flagged.
+    if step == 0:
+        w0 = wt[0, 0]
+        w1 = wt[0, 1]
+        w2 = wt[0, 2]
+        w3 = wt[0, 3]
+        w4 = wt[0, 4]
+        for j in range(_u(n)):
+            v = w0 * x0[j] + w1 * x1[j] + w2 * src[j] + w3 * x3[j] + w4 * x4[j]
+            dst[j] = v
+            need[j] = np.uint8(src[j] == src[j]) & np.uint8(v != v)
+    else:
+        for j in range(_u(n)):
+            v = wt[j, 0] * x0[j] + wt[j, 1] * x1[j] + wt[j, 2] * src[j]
+            v = v + wt[j, 3] * x3[j] + wt[j, 4] * x4[j]
+            dst[j] = v
+            need[j] = np.uint8(src[j] == src[j]) & np.uint8(v != v)
+    if exact:
+        for j in range(_u(n)):
+            need[j] = np.uint8(src[j] == src[j])
+
+
+@_inline
+def _window_rule(win, reach, r, width, wt, wrow, first, last, trow):  # pragma: no cover
+    # The weighted rule at one point from its cells win[reach + k], k from
+    # -reach to reach (NaN beyond the halos): the formula its run's sides
+    # pick, as the plain-array rule picks it (the last one-sided table over
+    # the first, both over the centred stencil), summed in float64 in
+    # stencil order.  Returns the value and the sides dl, dr.
+    dl = 0
+    for k in range(1, reach + 1):
+        v = win[reach - k]
+        if v != v:
+            break
+        dl = k
+    dr = 0
+    for k in range(1, reach + 1):
+        v = win[reach + k]
+        if v != v:
+            break
+        dr = k
+    f0 = win[reach]
+    if (f0 != f0) | (dl + dr < width - 1):
+        return np.nan, dl, dr
+    if dr < r:
+        at = reach + dr - width + 1
+        acc = last[trow, dr, 0] * win[at]
+        for k in range(1, width):
+            acc = acc + last[trow, dr, k] * win[at + k]
+        return acc, dl, dr
+    if dl < r:
+        at = reach - dl
+        acc = first[trow, dl, 0] * win[at]
+        for k in range(1, width):
+            acc = acc + first[trow, dl, k] * win[at + k]
+        return acc, dl, dr
+    acc = wt[wrow, 0] * win[reach - r]
+    for k in range(1, 2 * r + 1):
+        acc = acc + wt[wrow, k] * win[reach - r + k]
+    return acc, dl, dr
+
+
+@_inline
+def _too_short(dl, dr, r, width):  # pragma: no cover - compiled
+    # Whether a run's last point (dr == 0) ends a run too short for any
+    # stencil (width cells) yet long enough (2r + 1) that its middle points
+    # got a finite centred value in the first pass: those must be NaN.
+    return (dr == 0) & (dl >= 2 * r) & (dl + 1 < width)
+
+
+@_inline
+def _flagged(need, n, at):  # pragma: no cover - compiled
+    # The indices of the set flags among need[:n], into `at`; their count.
+    # Eight flags at a time: a word's lowest set byte, cleared in turn.
+    count = 0
+    whole = n - n % 8
+    words = need[:whole].view(np.uint64)
+    for w in range(words.size):
+        flags = words[w]
+        while flags:
+            at[count] = 8 * w + trailing_zeros(flags) // 8
+            count += 1
+            flags &= flags - _u(1)
+    for j in range(whole, n):
+        if need[j]:
+            at[count] = j
+            count += 1
+    return count
+
+
+@_inline
+def _five_point_line(
+    line, g0, g1, out, o0, reach, width, wt, first, last, per_point, need, at, win, exact
+):  # pragma: no cover  # fmt: skip
+    # The five-point rule for cells [g0, g1) of `line` (with `reach` cells
+    # on each side present) into out[o0:]; tables indexed from the span's
+    # first point (wt always by point, first/last when per_point).  A
+    # too-short run's middle points, before its last in `out`, are set NaN
+    # by that point (see _too_short).
+    n = g1 - g0
+    _five_point_centred(
+        out[o0 : o0 + n], line[g0:g1], line[g0 - 2 : g1 - 2], line[g0 - 1 : g1 - 1],
+        line[g0 + 1 : g1 + 1], line[g0 + 2 : g1 + 2], n, wt, per_point, need, exact,
+    )  # fmt: skip
+    for t in range(_flagged(need, n, at)):
+        j = at[t]
+        g = g0 + j
+        for k in range(2 * reach + 1):
+            win[k] = line[g - reach + k]
+        v, dl, dr = _window_rule(win, reach, 2, width, wt, j, first, last, j * per_point)
+        o = o0 + j
+        out[o] = v
+        if _too_short(dl, dr, 2, width):
+            for k in range(2, min(dl - 2, o) + 1):
+                out[o - k] = np.nan
+
+
+@_inline
+def _five_point_row(
+    l3, c3, r3, o3, p, i, q0, q1, beyond, width, reach, wt, first, last, ti, need, at, win, s0,
+    s1, centred,
+):  # pragma: no cover  # fmt: skip
+    # One pass of the five-point rule (`centred`: the first, else the redo)
+    # for points [q0, q1) of row i, one of rows [s0, s1) that one thread
+    # computes in order (see _three_point_row).  A too-short run's middle
+    # points, on rows before i, are set NaN by its last point, on rows from
+    # s0 on; rows whose run may end beyond s1 are exact.
+    m = c3.shape[1]
+    n = q1 - q0
+    dst = o3[p, i, q0:q1]
+    if centred:
+        exact = (width > 5) & (i >= s1 - (width - 4))
+        if 2 <= i < m - 2:
+            c = c3[p]
+            _five_point_centred(
+                dst, c[i, q0:q1], c[i - 2, q0:q1], c[i - 1, q0:q1], c[i + 1, q0:q1],
+                c[i + 2, q0:q1], n, wt[i : i + 1], 0, need, exact,
+            )  # fmt: skip
+            return
+        _five_point_centred(
+            dst, c3[p, i, q0:q1], _row(l3, c3, r3, p, i - 2, beyond)[q0:q1],
+            _row(l3, c3, r3, p, i - 1, beyond)[q0:q1], _row(l3, c3, r3, p, i + 1, beyond)[q0:q1],
+            _row(l3, c3, r3, p, i + 2, beyond)[q0:q1], n, wt[i : i + 1], 0, need, exact,
+        )  # fmt: skip
+        return
+    for t in range(_flagged(need, n, at)):
+        q = q0 + at[t]
+        for k in range(2 * reach + 1):
+            win[k] = _cell(l3, c3, r3, p, i - reach + k, q)
+        v, dl, dr = _window_rule(win, reach, 2, width, wt, i, first, last, ti)
+        o3[p, i, q] = v
+        if _too_short(dl, dr, 2, width):
+            for k in range(2, min(dl - 2, i - s0) + 1):
+                o3[p, i - k, q] = np.nan
+
+
+# Points of a line computed together: the rule's flags and the indices of
+# the flagged points stay in L1.
 SPAN = 512
 
 
@@ -1743,57 +1823,58 @@ SPAN = 512
 def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last, parts):  # pragma: no cover
     """Weighted stencils stopping at missing values, over a whole block, into o3.
 
-    The rule of xgradient.missing at every point, in loops that vectorise
-    (see _stencil_rule_span): run on blocks where a sample of cells holds a
-    missing value, whose propagate result has a NaN, or that are too short
-    to tell (see `omit_missing`).  Three-point stencils in the rows layout
-    cut the axis into `parts` pieces, so that every thread has work.
+    The rule of xgradient.missing at every point, for three- and five-point
+    stencils (accuracy 2 and 4), in two passes: the centred stencil
+    everywhere, in a loop that vectorises, then the whole rule at the
+    valid points it left NaN (see _three_point_rule and _window_rule).  Run
+    on blocks where a sample of cells holds a missing value, whose
+    propagate result has a NaN, or that are too short to tell (see
+    `omit_missing`).  The rows layout cuts the axis into `parts` pieces, so
+    that every thread has work.
     """
     pre, m, post = c3.shape
     per_point = 1 if first.shape[0] > 1 else 0
     r = (wt.shape[1] - 1) // 2
     width = first.shape[2]
     if post > 1:
-        # The three-point rule's few passes stream whole rows as the
-        # propagate kernel does (tiles of SPAN: 2x slower, the prefetcher
-        # losing its streams at every short row piece).
-        span = TILE if r == 1 else SPAN
-        pieces = parts if r == 1 else 1
-        tiles = (post + span - 1) // span
-        for t in prange(pre * tiles * pieces):
-            pt = t // pieces
+        # The passes stream whole rows as the propagate kernel does (pieces
+        # of rows of 512 points were 2x slower: the prefetcher loses its
+        # streams at every short piece).
+        tiles = (post + TILE - 1) // TILE
+        for t in prange(pre * tiles * parts):
+            pt = t // parts
             p = pt // tiles
-            q0 = (pt % tiles) * span
-            q1 = min(q0 + span, post)
+            q0 = (pt % tiles) * TILE
+            q1 = min(q0 + TILE, post)
             beyond = np.full(post, np.nan, dtype=c3.dtype)
-            work = np.empty((5 if r > 1 else 0, q1 - q0))
             ring = np.empty((LAG + 1, q1 - q0), dtype=np.uint8)  # flags of the last rows
+            at = np.empty(q1 - q0, dtype=np.int64)
+            win = np.empty(2 * reach + 1, dtype=c3.dtype)
             none = o3[p, 0, 0:0]
-            s0, s1 = _piece(0, m, t % pieces, pieces)
-            if r == 1:
-                for i in range(s0, s1 + LAG):
-                    if i < s1:
-                        _three_point_row(
-                            l3, c3, r3, o3, p, i, q0, q1, beyond, width, reach, wt, first, last,
-                            i * per_point, ring[i % (LAG + 1)], none, s0, s1, True,
-                        )  # fmt: skip
-                    k = i - LAG
-                    if k >= s0:
+            s0, s1 = _piece(0, m, t % parts, parts)
+            # The redo pass runs LAG rows behind the centred pass.
+            for i in range(s0, s1 + LAG):
+                for k in (i, i - LAG):
+                    centred = k == i
+                    if (centred & (k >= s1)) | (k < s0):
+                        continue
+                    need = ring[k % (LAG + 1)]
+                    tk = k * per_point
+                    if r == 1:
                         _three_point_row(
                             l3, c3, r3, o3, p, k, q0, q1, beyond, width, reach, wt, first, last,
-                            k * per_point, ring[k % (LAG + 1)], none, s0, s1, False,
+                            tk, need, none, s0, s1, centred,
                         )  # fmt: skip
-                continue
-            for i in range(s0, s1):
-                ti = i * per_point
-                _stencil_rule_span(
-                    l3, c3, r3, p, i, q0, q1, beyond, False, reach, wt[i : i + 1],
-                    first[ti : ti + 1], last[ti : ti + 1], 0, 0, o3[p, i, q0:q1],
-                    c3[p, i, q0:q1], work,
-                )  # fmt: skip
+                    else:
+                        _five_point_row(
+                            l3, c3, r3, o3, p, k, q0, q1, beyond, width, reach, wt, first, last,
+                            tk, need, at, win, s0, s1, centred,
+                        )  # fmt: skip
     else:
         for p in prange(pre):
-            work = np.empty((5, SPAN))
+            need = np.empty(SPAN, dtype=np.uint8)
+            at = np.empty(SPAN, dtype=np.int64)
+            win = np.empty(2 * reach + 1, dtype=c3.dtype)
             buf = np.empty((1, 32), dtype=c3.dtype)  # a line's end, with its halo cells
             # Shifted pieces of the line; near its ends, of a short copy of
             # the cells there, halos and NaN beyond them included (point by
@@ -1802,32 +1883,17 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last, parts):  # prag
             lo = min(shift, m)
             hi = max(m - shift, lo)
             line = o2[p]
-            _line_rule(
-                c2, p, line, 0, lo, hi, 0, r, width, reach, wt, first, last, per_point, work, False
-            )
+            scratch = (need, at, win)
+            _line_rule(c2, p, line, 0, lo, hi, 0, r, width, reach, wt, first, last, per_point, scratch, False)  # fmt: skip
             # The ends after the middle, exactly: see _three_point_rule.
             for a0, a1 in ((0, lo), (hi, m)):
                 if a1 > a0:
                     _line_cells(l3, c2, r3, p, a0, a1, shift, buf[0])
                     t0 = a0 * per_point
                     _line_rule(
-                        buf,
-                        0,
-                        line,
-                        a0,
-                        shift,
-                        shift + a1 - a0,
-                        shift,
-                        r,
-                        width,
-                        reach,
-                        wt[a0:],
-                        first[t0:],
-                        last[t0:],
-                        per_point,
-                        work,
-                        True,
-                    )
+                        buf, 0, line, a0, shift, shift + a1 - a0, shift, r, width, reach,
+                        wt[a0:], first[t0:], last[t0:], per_point, scratch, True,
+                    )  # fmt: skip
 
 
 @_inline
@@ -1851,61 +1917,31 @@ def _line_cells(l3, c2, r3, p, a0, a1, shift, buf):  # pragma: no cover - compil
 
 @_inline
 def _line_rule(
-    lines, p, out, a0, lo, hi, offset, r, width, reach, wt, first, last, per_point, work, exact
+    lines, p, out, a0, lo, hi, offset, r, width, reach, wt, first, last, per_point, scratch, exact
 ):  # pragma: no cover
     # The weighted rule for points [lo, hi) of line p of `lines`: points
     # a0 + lo - offset ... of the output line `out`, and lo - offset ... of
     # the tables, span by span (`exact`: see _three_point_rule).
+    need, at, win = scratch
     line = lines[p]
     for g0 in range(lo, hi, SPAN):
         g1 = min(g0 + SPAN, hi)
         d0 = g0 - offset
-        d1 = g1 - offset
         t0 = d0 * per_point
-        dst = out[a0 + d0 : a0 + d1]
+        e0 = a0 + d0
         if r == 1:
-            e0 = a0 + d0
             _three_point_rule(
-                dst,
-                line[g0:g1],
-                line[g0 - 3 : g1 - 3],
-                line[g0 - 2 : g1 - 2],
-                line[g0 - 1 : g1 - 1],
-                line[g0 + 1 : g1 + 1],
-                line[g0 + 2 : g1 + 2],
-                line[g0 + 3 : g1 + 3],
-                g1 - g0,
-                width,
-                reach > 2,
-                wt[t0:],
-                first[t0:],
-                last[t0:],
-                per_point,
-                work[0].view(np.uint8),
-                out[e0 - 1 : e0 - 1 + d1 - d0] if e0 > 0 else out[0:0],
-                exact,
-            )
+                out[e0 : e0 + g1 - g0], line[g0:g1], line[g0 - 3 : g1 - 3],
+                line[g0 - 2 : g1 - 2], line[g0 - 1 : g1 - 1], line[g0 + 1 : g1 + 1],
+                line[g0 + 2 : g1 + 2], line[g0 + 3 : g1 + 3], g1 - g0, width, reach > 2,
+                wt[t0:], first[t0:], last[t0:], per_point, need,
+                out[e0 - 1 : e0 - 1 + g1 - g0] if e0 > 0 else out[0:0], exact,
+            )  # fmt: skip
         else:
-            _stencil_rule_span(
-                lines,
-                lines,
-                lines,
-                p,
-                0,
-                g0,
-                g1,
-                line,
-                True,
-                reach,
-                wt[d0:d1],
-                first[t0:],
-                last[t0:],
-                1,
-                per_point,
-                dst,
-                line[g0:g1],
-                work,
-            )
+            _five_point_line(
+                line, g0, g1, out, e0, reach, width, wt[d0:], first[t0:], last[t0:], per_point,
+                need, at, win, exact,
+            )  # fmt: skip
 
 
 def omit_missing(
