@@ -1601,10 +1601,10 @@ def _redo_flagged(
 
 
 # How many rows the rows layout's redo pass runs behind its centred pass:
-# a point redone reads the cells up to 3 rows ahead, which the centred pass
-# has then streamed into cache already (reading them first, from memory,
-# made the redo pass cost ~1.3x more in float32).
-LAG = 3
+# a point redone reads the cells up to `reach` (at most 5) rows ahead, which
+# the centred pass has then streamed into cache already (reading them
+# first, from memory, made the redo pass cost ~1.3x more in float32).
+LAG = 5
 
 
 @_inline
@@ -1803,10 +1803,11 @@ def _five_point_row(
             _row(l3, c3, r3, p, i + 2, beyond)[q0:q1], n, wt[i : i + 1], 0, need, exact,
         )  # fmt: skip
         return
+    inside = reach <= i < m - reach
     for t in range(_flagged(need, n, at)):
         q = q0 + at[t]
         for k in range(2 * reach + 1):
-            win[k] = _cell(l3, c3, r3, p, i - reach + k, q)
+            win[k] = c3[p, i - reach + k, q] if inside else _cell(l3, c3, r3, p, i - reach + k, q)
         v, dl, dr = _window_rule(win, reach, 2, width, wt, i, first, last, ti)
         o3[p, i, q] = v
         if _too_short(dl, dr, 2, width):
@@ -1976,7 +1977,7 @@ def omit_missing(
     if center.dtype.kind in "biu":  # integers are never missing
         return _run(apply, center, axis, plan.base, *inner, parallel, out, _NO_FLAGS)
     threads = _threads(center, parallel)
-    c3 = np.ascontiguousarray(as3d(center, axis))
+    c3 = as3d(center, axis)  # in place: without missing values the propagate kernels read it
     if _sample_has_nan(c3, SAMPLES):
         # Missing values are common here: the rule's kernels alone write
         # every point, without computing the propagate result first.
@@ -1987,6 +1988,9 @@ def omit_missing(
         if not (flags[0] or _unflagged_gaps_possible(plan)):
             return deliver(result, out)  # no missing value within reach of any point
         result = np.ascontiguousarray(result)
+    # The rule's kernels need C order to vectorise (a view, a Dask chunk of
+    # a larger array say, made them ~1.6x slower than copying it first).
+    c3 = np.ascontiguousarray(c3)
     halos = []
     for h in (left, right):
         shape = (c3.shape[0], 0, c3.shape[2])
