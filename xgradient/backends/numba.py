@@ -1619,9 +1619,8 @@ def _three_point_row(
     # that row is exact, and row s0 sets nothing before it.
     m = c3.shape[1]
     deep = reach > 2
-    t = ti
     if 3 <= i < m - 3:
-        # Inside the block: plain views (the halo branches cost 1.3x in float32).
+        # Inside the block: the rows without the halo tests of _row.
         c = c3[p]
         rows = (c[i - 3], c[i - 2], c[i - 1], c[i], c[i + 1], c[i + 2], c[i + 3])
     else:
@@ -1644,7 +1643,7 @@ def _three_point_row(
     _redo_flagged(
         dst, rows[3][q0:q1], rows[0][q0:q1], rows[1][q0:q1], rows[2][q0:q1], rows[4][q0:q1],
         rows[5][q0:q1], rows[6][q0:q1], q1 - q0, width, deep, wt[i : i + 1],
-        first[t : t + 1], last[t : t + 1], 0, need, o3[p, i - 1, q0:q1] if i > s0 else none,
+        first[ti : ti + 1], last[ti : ti + 1], 0, need, o3[p, i - 1, q0:q1] if i > s0 else none,
     )  # fmt: skip
 
 
