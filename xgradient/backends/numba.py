@@ -1518,21 +1518,21 @@ def _redo_three_point(
 
 @_inline
 def _three_point_rule(
-    dst, src, rm3, rm2, rm1, rp1, rp2, rp3, n, width, deep, wt, first, last, step, need, prev,
-    exact,
+    dst, src, rm3, rm2, rm1, rp1, rp2, rp3, n, width, deep, wt, first, last, step, need, at,
+    prev, exact,
 ):  # pragma: no cover  # fmt: skip
     # The weighted rule for three-point stencils (accuracy 2: radius 1):
     # rm3..rp3 hold the cells 3 before to 3 after each point (`deep`: the
     # reach is 3, a second derivative, else 2), `width` the one-sided
     # stencils' points (3 or 4).  Weights by point (step 1) or one set
-    # (step 0); `need` is scratch space for n flags.
+    # (step 0); `need` and `at` are scratch space for n flags and indices.
     #
     # The centred stencil is right at almost every point: wherever its
     # three cells are valid, unless (width 4) the run is just those three
     # cells.  So one pass computes it everywhere, as the propagate kernel
     # does, and flags the valid points it left NaN (a loop that
     # vectorises); the rule redoes them alone, found eight flags at a time
-    # (a word's lowest set byte, cleared in turn).  At 30% land they are
+    # (see _flagged).  At 30% land they are
     # ~0.6% of the points.  (Computing the three candidates at every point
     # cost 2-4x the propagate kernel along the last axis, 4-7x in float32.)
     # The rows layout runs the two passes apart (see _three_point_row).
@@ -1545,7 +1545,7 @@ def _three_point_rule(
     # the call's points cannot be reached that way: the caller makes those
     # points `exact`, and then they are checked directly.
     _centred_flagged(dst, src, rm2, rm1, rp1, rp2, n, width, wt, step, need, exact)
-    _redo_flagged(dst, src, rm3, rm2, rm1, rp1, rp2, rp3, n, width, deep, wt, first, last, step, need, prev)  # fmt: skip
+    _redo_flagged(dst, src, rm3, rm2, rm1, rp1, rp2, rp3, n, width, deep, wt, first, last, step, need, at, prev)  # fmt: skip
 
 
 @_inline
@@ -1578,26 +1578,15 @@ def _centred_flagged(
 
 @_inline
 def _redo_flagged(
-    dst, src, rm3, rm2, rm1, rp1, rp2, rp3, n, width, deep, wt, first, last, step, need, prev
+    dst, src, rm3, rm2, rm1, rp1, rp2, rp3, n, width, deep, wt, first, last, step, need, at, prev
 ):  # pragma: no cover  # fmt: skip
-    # The second pass of _three_point_rule: the whole rule at the flagged points.
-    whole = n - n % 8
-    words = need[:whole].view(np.uint64)
-    for w in range(words.size):
-        flags = words[w]
-        while flags:
-            j = 8 * w + trailing_zeros(flags) // 8
-            flags &= flags - _u(1)
-            _redo_three_point(
-                dst, j, src, rm3, rm2, rm1, rp1, rp2, rp3, width, deep, wt, first, last,
-                j * step, prev,
-            )  # fmt: skip
-    for j in range(whole, n):
-        if need[j]:
-            _redo_three_point(
-                dst, j, src, rm3, rm2, rm1, rp1, rp2, rp3, width, deep, wt, first, last,
-                j * step, prev,
-            )  # fmt: skip
+    # The second pass of _three_point_rule: the whole rule at the flagged
+    # points (their indices into `at`, see _flagged).
+    for t in range(_flagged(need, n, at)):
+        j = at[t]
+        _redo_three_point(
+            dst, j, src, rm3, rm2, rm1, rp1, rp2, rp3, width, deep, wt, first, last, j * step, prev
+        )
 
 
 # How many rows the rows layout's redo pass runs behind its centred pass:
@@ -1609,8 +1598,8 @@ LAG = 5
 
 @_inline
 def _three_point_row(
-    l3, c3, r3, o3, p, i, q0, q1, beyond, width, reach, wt, first, last, ti, need, none, s0, s1,
-    centred,
+    l3, c3, r3, o3, p, i, q0, q1, beyond, width, reach, wt, first, last, ti, need, at, none, s0,
+    s1, centred,
 ):  # pragma: no cover  # fmt: skip
     # One pass of _three_point_rule (`centred`: the first, else the redo)
     # for points [q0, q1) of row i (rows layout), one of rows [s0, s1) that
@@ -1643,7 +1632,8 @@ def _three_point_row(
     _redo_flagged(
         dst, rows[3][q0:q1], rows[0][q0:q1], rows[1][q0:q1], rows[2][q0:q1], rows[4][q0:q1],
         rows[5][q0:q1], rows[6][q0:q1], q1 - q0, width, deep, wt[i : i + 1],
-        first[ti : ti + 1], last[ti : ti + 1], 0, need, o3[p, i - 1, q0:q1] if i > s0 else none,
+        first[ti : ti + 1], last[ti : ti + 1], 0, need, at,
+        o3[p, i - 1, q0:q1] if i > s0 else none,
     )  # fmt: skip
 
 
@@ -1863,7 +1853,7 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last, parts):  # prag
                     if r == 1:
                         _three_point_row(
                             l3, c3, r3, o3, p, k, q0, q1, beyond, width, reach, wt, first, last,
-                            tk, need, none, s0, s1, centred,
+                            tk, need, at, none, s0, s1, centred,
                         )  # fmt: skip
                     else:
                         _five_point_row(
@@ -1934,7 +1924,7 @@ def _line_rule(
                 out[e0 : e0 + g1 - g0], line[g0:g1], line[g0 - 3 : g1 - 3],
                 line[g0 - 2 : g1 - 2], line[g0 - 1 : g1 - 1], line[g0 + 1 : g1 + 1],
                 line[g0 + 2 : g1 + 2], line[g0 + 3 : g1 + 3], g1 - g0, width, reach > 2,
-                wt[t0:], first[t0:], last[t0:], per_point, need,
+                wt[t0:], first[t0:], last[t0:], per_point, need, at,
                 out[e0 - 1 : e0 - 1 + g1 - g0] if e0 > 0 else out[0:0], exact,
             )  # fmt: skip
         else:
