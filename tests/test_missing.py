@@ -937,3 +937,38 @@ def test_rows_cut_among_threads_equal_the_plain_array_rule(stencil, accuracy, dt
         assert np.isnan(got.values[:, run < width]).all()
         inner = got.values[10:-10, run >= width]  # (but those cut by the ends): numbers
         assert np.isfinite(inner[~np.isnan(f[10:-10, run >= width])]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("accuracy", [2, 4])
+@pytest.mark.parametrize("second", [False, True])
+def test_lines_longer_than_a_span_equal_the_plain_array_rule(second, accuracy, dtype):
+    """Along the last axis the compiled rule runs a line in spans of
+    ``SPAN`` points, each of which fixes up the points before it (a
+    too-short run's middle).  Runs of every length up to one past the
+    one-sided width, at every offset, straddle each span boundary of lines
+    three spans long; uniform and non-uniform positions."""
+    if not available("numba"):
+        pytest.skip("numba not installed")
+    from xgradient.backends.numba import SPAN
+
+    width = (4 if accuracy == 2 else 6) if second else accuracy + 1
+    longest = width + 1
+    nx = 3 * SPAN + 2 * longest
+    f = np.random.default_rng(6).normal(size=(4 * longest, nx)).astype(dtype)
+    columns = np.arange(nx)
+    for row in range(f.shape[0]):
+        run = 1 + row % longest  # this line's runs: `run` valid points, then one missing
+        shift = row // longest  # ... starting at every offset across the lines
+        for boundary in (SPAN, 2 * SPAN):
+            near = np.abs(columns - boundary) <= 2 * longest
+            f[row, near & ((columns + shift) % (run + 1) == 0)] = np.nan
+    x = np.cumsum(np.random.default_rng(7).uniform(0.5, 1.5, nx))
+    differentiate = xgradient.second_derivative if second else xgradient.gradient
+    for coords in ({"x": columns * 0.5}, {"x": x}):
+        da = xr.DataArray(f, dims=("y", "x"), coords=coords)
+        kwargs = {"nan_policy": "omit", "accuracy": accuracy}
+        got = differentiate(da, "x", engine="numba", **kwargs)
+        expected = differentiate(da, "x", engine="numpy", **kwargs)
+        assert_array_equal(got.values, expected.values)
+        assert np.isnan(got.values).any() and np.isfinite(got.values).any()

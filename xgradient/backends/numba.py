@@ -1805,8 +1805,9 @@ def _five_point_row(
 
 
 # Points of a line computed together: the rule's flags and the indices of
-# the flagged points stay in L1.
-SPAN = 512
+# the flagged points (18 KiB) stay in L1.  A 0.25-degree longitude line is
+# then one span: 512 (three spans) made its rule kernels 5-7% slower.
+SPAN = 2048
 
 
 @Compiled
