@@ -34,6 +34,7 @@ This module is pure NumPy on 1-D positions: no xarray, no dask.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -258,13 +259,15 @@ def _gradient_tables(
     return first, last
 
 
+@lru_cache(maxsize=128)
 def _uniform_tables(
     step: float, radius: int, width: int, order: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """One-sided weights for uniform spacing, shape ``(1, radius, width)`` each.
 
     The node offsets as plan_weighted's uniform edges compute them, so that
-    the same points get the same bits.
+    the same points get the same bits.  Computed once per process for each
+    step (read-only), as plan_weighted's are.
     """
     cells = np.arange(width, dtype=np.float64)[None, :]
     k = np.arange(radius)[:, None]
@@ -272,6 +275,8 @@ def _uniform_tables(
         finite_difference_weights((cells - c) * step, order).reshape(1, radius, width)
         for c in (k, width - 1 - k)
     )
+    first.setflags(write=False)
+    last.setflags(write=False)
     return first, last
 
 

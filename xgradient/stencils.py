@@ -12,7 +12,7 @@ This module is pure NumPy on 1-D positions: no xarray, no dask.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -455,16 +455,48 @@ def _edge_points(n: int, radius: int) -> list[int]:
 def _plan_uniform(n: int, step: float, order: int, accuracy: int, periodic: bool) -> WeightedPlan:
     """:func:`plan_weighted` for uniform spacing: one set of weights for all points."""
     radius = accuracy // 2
-    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
-    centred = finite_difference_weights(offsets[None, :] * step, order)[0]
+    centred, near_start, near_end = _uniform_weights(step, order, accuracy)
     weights = np.broadcast_to(centred, (n, 2 * radius + 1))
     if periodic:
         return WeightedPlan(n=n, radius=radius, periodic=True, weights=weights, step=step)
+    width = accuracy + order
     edges = []
     for i in _edge_points(n, radius):
-        start = 0 if i < radius else n - accuracy - order
-        nodes = (np.arange(start, start + accuracy + order, dtype=np.float64) - i) * step
-        edges.append((i, start, finite_difference_weights(nodes[None, :], order)[0]))
+        # The stencil's first cell, and the point's place in it.
+        start = 0 if i < radius else n - width
+        offset = i - start
+        w = near_start[offset] if i < radius else near_end[offset - (width - radius)]
+        edges.append((i, start, w))
     return WeightedPlan(
         n=n, radius=radius, periodic=False, weights=weights, edges=tuple(edges), step=step
     )
+
+
+@lru_cache(maxsize=128)
+def _uniform_weights(
+    step: float, order: int, accuracy: int
+) -> tuple[np.ndarray, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """Uniform weights, computed once per process for each step (read-only arrays).
+
+    The centred stencil's, then the one-sided ones of a point at offset
+    ``0 ... radius - 1`` of its stencil (the dimension's first points) and
+    at ``width - radius ... width - 1`` (its last ones).  A one-sided
+    stencil's node offsets are whole numbers of steps whatever ``n``, so
+    these are the very bits every dimension of that step gets; computing
+    them (Fornberg's recurrence, ~0.1 ms a stencil) made a second
+    derivative of a small array cost 4x its first derivative.
+    """
+    radius = accuracy // 2
+    width = accuracy + order
+    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
+    cells = np.arange(width, dtype=np.float64)
+
+    def weights(nodes: np.ndarray) -> np.ndarray:
+        w = finite_difference_weights(nodes[None, :] * step, order)[0]
+        w.setflags(write=False)
+        return w
+
+    centred = weights(offsets)
+    near_start = tuple(weights(cells - k) for k in range(radius))
+    near_end = tuple(weights(cells - k) for k in range(width - radius, width))
+    return centred, near_start, near_end
