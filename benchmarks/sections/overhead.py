@@ -39,6 +39,9 @@ def overhead_calls(rep: Report) -> Table:
     table.notes += [
         "xarray: DataArray/Dataset.differentiate; numpy: numpy.gradient on the bare array with "
         "the coordinate; x non-uniform, y uniform; xarray/xg > 1 means xgradient is faster",
+        "second derivative rows: xgradient.second_derivative (three-point stencil, "
+        "second-order one-sided ends); xarray and numpy differentiate twice (other values at "
+        "the edges, so not compared)",
         "best mean over 5 loops of ~0.2 s each",
     ]
     grids = [(16, 32), (180, 360), (721, 1440)]
@@ -66,6 +69,27 @@ def overhead_calls(rep: Report) -> Table:
                 fmt_ratio(ratio(t["xarray"], t["xgradient"])),
                 same,
             )
+    for ny, nx in grids[:2]:
+        log(f"overhead second derivative {ny}x{nx}")
+        a = random_array((ny, nx))
+        obj = labelled(a, DIMS2, {"x": "non-uniform"})
+        coord = obj["y"].values
+        t = timed_calls(
+            rep,
+            f"overhead second derivative {ny}x{nx}",
+            {
+                "xgradient": functools.partial(xgradient.second_derivative, obj, "y"),
+                "xarray": lambda o=obj: o.differentiate("y").differentiate("y"),
+                "numpy": lambda a=a, c=coord: np.gradient(np.gradient(a, c, axis=0), c, axis=0),
+            },
+        )
+        table.add(
+            f"DataArray {ny}x{nx}, second derivative",
+            "y",
+            *(fmt_time(t[k]) for k in ("xgradient", "xarray", "numpy")),
+            fmt_ratio(ratio(t["xarray"], t["xgradient"])),
+            "-",
+        )
     for ny, nx in grids[:2]:
         ds = xr.Dataset(
             {name: (DIMS2, random_array((ny, nx)) + i) for i, name in enumerate("abc")},
