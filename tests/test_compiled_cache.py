@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 pytest.importorskip("numba")
@@ -39,3 +40,48 @@ def test_serial_kernels_are_not_loaded_from_the_threaded_ones_cache(tmp_path):
             text=True,
         )
         assert run.returncode == 0, run.stderr
+
+
+def test_threaded_kernels_reuse_the_serial_work_item_functions():
+    # A threaded rule kernel is a parallel loop calling the same compiled
+    # function per work item as the serial one: it adds no variant of it
+    # (numba would otherwise compile a parallel copy, or one for an
+    # unsigned loop index, each ~50 s on a fresh machine).
+    from xgradient.backends import numba as nb
+    from xgradient.missing import plan_missing
+    from xgradient.stencils import plan_first_derivative, plan_weighted
+
+    f = np.random.default_rng(0).random((40, 300))
+    f[5:9, 10:20] = np.nan
+    stencil = plan_missing(plan_weighted(np.arange(40.0), accuracy=4)).block(0, 40)
+    gradient = plan_missing(plan_first_derivative(300, step=1.0)).block(0, 300)
+    for data, axis, plan, item in (
+        (f, 0, stencil, nb._stencil_gaps_tile),
+        (f, 1, gradient, nb._gradient_gaps_line),
+    ):
+        serial = nb.omit_missing(data, axis, plan, parallel=False)
+        before = set(item.signatures)
+        threaded = nb.omit_missing(data, axis, plan, parallel=True)
+        assert set(item.signatures) == before
+        np.testing.assert_array_equal(threaded, serial)
+
+
+def test_small_inputs_that_differ_only_in_flags_share_one_compiled_variant():
+    # A small block that is a view, or read-only, is passed C-ordered and
+    # writeable: no compiled variant per layout.
+    from xgradient.backends import numba as nb
+    from xgradient.stencils import plan_first_derivative
+
+    rng = np.random.default_rng(1)
+    plan = plan_first_derivative(8, positions=np.cumsum(rng.uniform(0.5, 1.5, 8))).block(0, 8)
+    contiguous = rng.random((8, 40))
+    view = rng.random((8, 80))[:, ::2]
+    frozen = contiguous.copy()
+    frozen.flags.writeable = False
+    expected = nb.numpy_gradient(contiguous, 0, plan, parallel=False)
+    before = set(nb.rows_gradient.signatures)
+    for block in (view, frozen):
+        result = nb.numpy_gradient(block, 0, plan, parallel=False)
+        np.testing.assert_array_equal(result, np.gradient(block, plan.positions, axis=0))
+    np.testing.assert_array_equal(nb.numpy_gradient(frozen, 0, plan, parallel=False), expected)
+    assert set(nb.rows_gradient.signatures) == before

@@ -101,15 +101,75 @@ def _inline(fn: Any) -> Any:
     return _njit(inline="always")(fn)
 
 
-class Compiled:
-    """A kernel compiled twice: ``kernel[False]`` is serial, ``kernel[True]`` threaded."""
+def _item(fn: Any) -> Any:
+    # A parallel loop's body, compiled on its own (see gradient_gaps) and
+    # serial: numba hands a caller's options on to the functions it calls
+    # unless they set them, so without parallel=False the threaded kernel
+    # would compile its own, parallel, copy of the body.  Its callers pass
+    # the item's index as an int64: a parallel loop's index is unsigned, a
+    # serial one's signed, and each type would compile a copy.
+    return _njit(parallel=False)(fn)
 
-    def __init__(self, fn: Any) -> None:
+
+class Compiled:
+    """A kernel compiled twice: ``kernel[False]`` is serial, ``kernel[True]`` threaded.
+
+    Each call's arguments are first brought to a few types (see
+    :func:`_as_typed`), so that one compiled variant serves arrays that
+    differ only in flags that do not change the machine code.
+    """
+
+    def __init__(self, fn: Any, writes: tuple[str, ...]) -> None:
         self.__doc__ = fn.__doc__
+        names = fn.__code__.co_varnames[: fn.__code__.co_argcount]
+        self._read = tuple(name not in writes for name in names)
         self._variants = {parallel: _variant(fn, parallel) for parallel in (False, True)}
 
-    def __getitem__(self, parallel: bool) -> Any:
-        return self._variants[bool(parallel)]
+    @property
+    def signatures(self) -> list[Any]:
+        """The argument types compiled so far (or loaded from the cache), both variants."""
+        return [sig for variant in self._variants.values() for sig in variant.signatures]
+
+    def __getitem__(self, parallel: bool) -> Callable[..., Any]:
+        kernel = self._variants[bool(parallel)]
+        read = self._read
+
+        def call(*args: Any) -> Any:
+            return kernel(*(_as_typed(a) if r else a for a, r in zip(args, read, strict=True)))
+
+        return call
+
+
+def compiled(*, writes: tuple[str, ...] = ()) -> Callable[[Any], Compiled]:
+    """Decorator: a :class:`Compiled` kernel that writes the arrays named in ``writes``."""
+    return lambda fn: Compiled(fn, writes)
+
+
+# Arrays a kernel only reads, at most this large, are passed as C-ordered,
+# writeable arrays (copied if need be): a copy of a few thousand values
+# costs nothing next to a compile.
+_SMALL_INPUT = 1 << 12
+
+
+def _as_typed(x: Any) -> Any:
+    """An array a kernel only reads: a small one as a C-ordered, writeable array.
+
+    numba compiles a variant per argument type, and an array's type holds
+    its layout (C, F or any) and whether it is writeable.  The small arrays
+    (weights, positions, coefficients, thin blocks) are brought to one of
+    each: a cached weight table (read-only) and a fresh one, or a small
+    Dask chunk that is a view and one that is not, then share one variant.
+    Each variant costs seconds to compile, and on a fresh machine compiling
+    is most of the test suite's time.  Large arrays are passed as they are
+    (typing them all read-only made some kernels slower, measured).
+    """
+    if (
+        isinstance(x, np.ndarray)
+        and x.size <= _SMALL_INPUT
+        and not (x.flags.c_contiguous and x.flags.writeable)
+    ):
+        return np.array(x, order="C")
+    return x
 
 
 def _variant(fn: Any, parallel: bool) -> Any:
@@ -248,7 +308,7 @@ class EndRows(NamedTuple):
     end: tuple[Any, Any, Any]
 
 
-@Compiled
+@compiled(writes=("out", "flags"))
 def rows_gradient(
     left, center, right, out, flags, i0, i1, two_h, a, b, c, parts, ends
 ):  # pragma: no cover
@@ -324,7 +384,7 @@ def _weighted_row(prev, here, nxt, dst, wa, wb, wc, q0, q1):  # pragma: no cover
 # and _three.)
 
 
-@Compiled
+@compiled(writes=("out", "flags"))
 def last_uniform(left, center, right, out, flags, i0, i1, two_h, parts):  # pragma: no cover
     """numpy.gradient's uniform interior on (pre, m) blocks along the contiguous last axis."""
     pre, m = center.shape
@@ -353,7 +413,7 @@ def last_uniform(left, center, right, out, flags, i0, i1, two_h, parts):  # prag
         _flag(flags, bad)
 
 
-@Compiled
+@compiled(writes=("out", "flags"))
 def last_weighted(left, center, right, out, flags, i0, i1, a, b, c, parts):  # pragma: no cover
     """numpy.gradient's non-uniform interior along the last axis (weights a, b, c per point)."""
     pre, m = center.shape
@@ -382,7 +442,7 @@ def last_weighted(left, center, right, out, flags, i0, i1, a, b, c, parts):  # p
         _flag(flags, bad)
 
 
-@Compiled
+@compiled(writes=("out", "flags"))
 def last_positions(
     left, center, right, out, flags, i0, i1, x, offset, at_end, parts
 ):  # pragma: no cover
@@ -423,7 +483,7 @@ def last_positions(
         _flag(flags, bad)
 
 
-@Compiled
+@compiled()
 def interior_weights(x, left, m, at_end):  # pragma: no cover - compiled
     """numpy.gradient's weights (a, b, c) of a block's m points, from the positions x.
 
@@ -447,7 +507,7 @@ def interior_weights(x, left, m, at_end):  # pragma: no cover - compiled
     return a, b, c
 
 
-@Compiled
+@compiled(writes=("out", "flags"))
 def edge_plane(center, out, flags, i, j0, width, coefficients):  # pragma: no cover - compiled
     """numpy.gradient's one-sided formula for point i of a (pre, m, post) block, in place."""
     pre, post = center.shape[0], center.shape[2]
@@ -573,7 +633,7 @@ def _stencil_row_halo(left, center, right, dst, p, i, wt, q0, acc):  # pragma: n
     return bad
 
 
-@Compiled
+@compiled(writes=("out", "flags"))
 def rows_stencil(left, center, right, out, flags, i0, i1, wt, parts, rules):  # pragma: no cover
     """General weights wt[k, i] on (pre, m, post) blocks, tile by tile like rows_gradient.
 
@@ -603,7 +663,7 @@ def rows_stencil(left, center, right, out, flags, i0, i1, wt, parts, rules):  # 
         _flag(flags, bad)
 
 
-@Compiled
+@compiled(writes=("out", "flags"))
 def last_stencil(left, center, right, out, flags, i0, i1, wt, parts):  # pragma: no cover
     """General weights on (pre, m) blocks along the last axis (three or five points)."""
     pre, m = center.shape
@@ -658,7 +718,7 @@ def last_stencil(left, center, right, out, flags, i0, i1, wt, parts):  # pragma:
         _flag(flags, bad)
 
 
-@Compiled
+@compiled(writes=("dst", "flags"))
 def edge_rule(cells, dst, flags, w):  # pragma: no cover - compiled
     """One one-sided point: dst[p, q] = sum_k w[k] cells[p, k, q], in float64, in order."""
     pre, length, post = cells.shape
@@ -1348,45 +1408,70 @@ def _row_terms(x, l3, i, first, last):  # pragma: no cover - compiled
     return w, e
 
 
-@Compiled
-def gradient_gaps(l3, c3, r3, o3, c2, o2, order, two_h, x, first, last):  # pragma: no cover
-    """numpy.gradient's formulas stopping at missing values, over a whole block, into o3.
+# The rule's kernels are a small parallel loop over work items, each item
+# computed by a function compiled on its own (not inlined into the loop):
+# numba's analysis of a parallel loop grows steeply with its body, and with
+# these rules inlined one threaded variant took 100 s to compile.  The item
+# functions are shared by the serial and the threaded kernels.
+
+
+@compiled(writes=("o3",))
+def gradient_gaps(l3, c3, r3, o3, order, two_h, x, first, last):  # pragma: no cover
+    """numpy.gradient's formulas stopping at missing values, over a (pre, m, post) block.
 
     The rule of xgradient.missing at every point, in loops without
     branches per point: run on blocks where a sample of cells holds a
     missing value, or whose propagate result has a NaN (see the comment
-    above :func:`_cell`).
+    above :func:`_cell`).  Tile by tile along ``post``.
     """
-    pre, m, post = c3.shape
+    pre, _, post = c3.shape
+    tiles = (post + TILE - 1) // TILE
+    for t in prange(pre * tiles):
+        _gradient_gaps_tile(l3, c3, r3, o3, order, two_h, x, first, last, np.int64(t))
+
+
+@compiled(writes=("o2",))
+def gradient_gaps_lines(l3, c3, r3, c2, o2, order, two_h, x, first, last):  # pragma: no cover
+    """:func:`gradient_gaps` along the last axis: line by line, each a row of ``c2``, ``o2``."""
+    for p in prange(c2.shape[0]):
+        _gradient_gaps_line(l3, c3, r3, c2, o2, order, two_h, x, first, last, np.int64(p))
+
+
+@_item
+def _gradient_gaps_tile(l3, c3, r3, o3, order, two_h, x, first, last, t):  # pragma: no cover
+    # Work item t: one row block p and tile [q0, q1) along post.
+    _, m, post = c3.shape
     uniform = x.shape[0] == 0
-    if post > 1:
-        tiles = (post + TILE - 1) // TILE
-        for t in prange(pre * tiles):
-            p = t // tiles
-            q0 = (t % tiles) * TILE
-            q1 = min(q0 + TILE, post)
-            beyond = np.full(post, np.nan, dtype=c3.dtype)
-            for i in range(m):
-                rm1 = _row(l3, c3, r3, p, i - 1, beyond)
-                rp1 = _row(l3, c3, r3, p, i + 1, beyond)
-                rm2 = _row(l3, c3, r3, p, i - order, beyond)
-                rp2 = _row(l3, c3, r3, p, i + order, beyond)
-                w, e = _row_terms(x, l3, i, first, last)
-                dst, src = o3[p, i], c3[p, i]
-                _gradient_group(dst, src, rm1, rm2, rp1, rp2, q0, q1, order, uniform, two_h, w, e)
-    else:
-        for p in prange(pre):
-            dst = o2[p]  # o3[p, :, 0], typed contiguous: its loops vectorise
-            src = c2[p]
-            # Points whose reach stays in the block, in a loop that
-            # vectorises; the others one by one, through the halos.
-            lo = min(order, m)
-            hi = max(m - order, lo)
-            for i in range(lo):
-                _redo_point(l3, c3, r3, dst, src, p, i, order, two_h, x, first, last)
-            _line_group(dst, src, x, l3.shape[1], lo, hi, order, two_h, first, last)
-            for i in range(hi, m):
-                _redo_point(l3, c3, r3, dst, src, p, i, order, two_h, x, first, last)
+    tiles = (post + TILE - 1) // TILE
+    p = t // tiles
+    q0 = (t % tiles) * TILE
+    q1 = min(q0 + TILE, post)
+    beyond = np.full(post, np.nan, dtype=c3.dtype)
+    for i in range(m):
+        rm1 = _row(l3, c3, r3, p, i - 1, beyond)
+        rp1 = _row(l3, c3, r3, p, i + 1, beyond)
+        rm2 = _row(l3, c3, r3, p, i - order, beyond)
+        rp2 = _row(l3, c3, r3, p, i + order, beyond)
+        w, e = _row_terms(x, l3, i, first, last)
+        dst, src = o3[p, i], c3[p, i]
+        _gradient_group(dst, src, rm1, rm2, rp1, rp2, q0, q1, order, uniform, two_h, w, e)
+
+
+@_item
+def _gradient_gaps_line(l3, c3, r3, c2, o2, order, two_h, x, first, last, p):  # pragma: no cover
+    # Work item p: line p, a contiguous row of c2 (c3[p, :, 0]) and o2, so
+    # that its loops vectorise.  Points whose reach stays in the block in a
+    # loop that vectorises; the others one by one, through the halos.
+    dst = o2[p]
+    src = c2[p]
+    m = src.shape[0]
+    lo = min(order, m)
+    hi = max(m - order, lo)
+    for i in range(lo):
+        _redo_point(l3, c3, r3, dst, src, p, i, order, two_h, x, first, last)
+    _line_group(dst, src, x, l3.shape[1], lo, hi, order, two_h, first, last)
+    for i in range(hi, m):
+        _redo_point(l3, c3, r3, dst, src, p, i, order, two_h, x, first, last)
 
 
 @_inline
@@ -1810,9 +1895,9 @@ def _five_point_row(
 SPAN = 2048
 
 
-@Compiled
-def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last, parts):  # pragma: no cover
-    """Weighted stencils stopping at missing values, over a whole block, into o3.
+@compiled(writes=("o3",))
+def stencil_gaps(l3, c3, r3, o3, reach, wt, first, last, parts):  # pragma: no cover
+    """Weighted stencils stopping at missing values, over a (pre, m, post) block, into o3.
 
     The rule of xgradient.missing at every point, for three- and five-point
     stencils (accuracy 2 and 4), in two passes: the centred stencil
@@ -1820,71 +1905,92 @@ def stencil_gaps(l3, c3, r3, o3, c2, o2, reach, wt, first, last, parts):  # prag
     valid points it left NaN (see _three_point_rule and _window_rule).  Run
     on blocks where a sample of cells holds a missing value, whose
     propagate result has a NaN, or that are too short to tell (see
-    `omit_missing`).  The rows layout cuts the axis into `parts` pieces, so
-    that every thread has work.
+    `omit_missing`).  Tile by tile along ``post``; `parts` also cuts the
+    axis into pieces, so that every thread has work.
     """
-    pre, m, post = c3.shape
+    pre, _, post = c3.shape
+    tiles = (post + TILE - 1) // TILE
+    for t in prange(pre * tiles * parts):
+        _stencil_gaps_tile(l3, c3, r3, o3, reach, wt, first, last, parts, np.int64(t))
+
+
+@compiled(writes=("o2",))
+def stencil_gaps_lines(l3, c2, r3, o2, reach, wt, first, last):  # pragma: no cover
+    """:func:`stencil_gaps` along the last axis: line by line, each a row of ``c2``, ``o2``."""
+    for p in prange(c2.shape[0]):
+        _stencil_gaps_line(l3, c2, r3, o2, reach, wt, first, last, np.int64(p))
+
+
+@_item
+def _stencil_gaps_tile(l3, c3, r3, o3, reach, wt, first, last, parts, t):  # pragma: no cover
+    # Work item t: row block p, tile [q0, q1) along post and piece t % parts
+    # of the axis.  The passes stream whole rows as the propagate kernel
+    # does (pieces of rows of 512 points were 2x slower: the prefetcher
+    # loses its streams at every short piece).
+    _, m, post = c3.shape
     per_point = 1 if first.shape[0] > 1 else 0
     r = (wt.shape[1] - 1) // 2
     width = first.shape[2]
-    if post > 1:
-        # The passes stream whole rows as the propagate kernel does (pieces
-        # of rows of 512 points were 2x slower: the prefetcher loses its
-        # streams at every short piece).
-        tiles = (post + TILE - 1) // TILE
-        for t in prange(pre * tiles * parts):
-            pt = t // parts
-            p = pt // tiles
-            q0 = (pt % tiles) * TILE
-            q1 = min(q0 + TILE, post)
-            beyond = np.full(post, np.nan, dtype=c3.dtype)
-            ring = np.empty((LAG + 1, q1 - q0), dtype=np.uint8)  # flags of the last rows
-            at = np.empty(q1 - q0, dtype=np.int64)
-            win = np.empty(2 * reach + 1, dtype=c3.dtype)
-            none = o3[p, 0, 0:0]
-            s0, s1 = _piece(0, m, t % parts, parts)
-            # The redo pass runs LAG rows behind the centred pass.
-            for i in range(s0, s1 + LAG):
-                for k in (i, i - LAG):
-                    centred = k == i
-                    if (centred & (k >= s1)) | (k < s0):
-                        continue
-                    need = ring[k % (LAG + 1)]
-                    tk = k * per_point
-                    if r == 1:
-                        _three_point_row(
-                            l3, c3, r3, o3, p, k, q0, q1, beyond, width, reach, wt, first, last,
-                            tk, need, at, none, s0, s1, centred,
-                        )  # fmt: skip
-                    else:
-                        _five_point_row(
-                            l3, c3, r3, o3, p, k, q0, q1, beyond, width, reach, wt, first, last,
-                            tk, need, at, win, s0, s1, centred,
-                        )  # fmt: skip
-    else:
-        for p in prange(pre):
-            need = np.empty(SPAN, dtype=np.uint8)
-            at = np.empty(SPAN, dtype=np.int64)
-            win = np.empty(2 * reach + 1, dtype=c3.dtype)
-            buf = np.empty((1, 32), dtype=c3.dtype)  # a line's end, with its halo cells
-            # Shifted pieces of the line; near its ends, of a short copy of
-            # the cells there, halos and NaN beyond them included (point by
-            # point through the halos was 7x slower than the whole line).
-            shift = 3 if r == 1 else reach
-            lo = min(shift, m)
-            hi = max(m - shift, lo)
-            line = o2[p]
-            scratch = (need, at, win)
-            _line_rule(c2, p, line, 0, lo, hi, 0, r, width, reach, wt, first, last, per_point, scratch, False)  # fmt: skip
-            # The ends after the middle, exactly: see _three_point_rule.
-            for a0, a1 in ((0, lo), (hi, m)):
-                if a1 > a0:
-                    _line_cells(l3, c2, r3, p, a0, a1, shift, buf[0])
-                    t0 = a0 * per_point
-                    _line_rule(
-                        buf, 0, line, a0, shift, shift + a1 - a0, shift, r, width, reach,
-                        wt[a0:], first[t0:], last[t0:], per_point, scratch, True,
-                    )  # fmt: skip
+    tiles = (post + TILE - 1) // TILE
+    pt = t // parts
+    p = pt // tiles
+    q0 = (pt % tiles) * TILE
+    q1 = min(q0 + TILE, post)
+    beyond = np.full(post, np.nan, dtype=c3.dtype)
+    ring = np.empty((LAG + 1, q1 - q0), dtype=np.uint8)  # flags of the last rows
+    at = np.empty(q1 - q0, dtype=np.int64)
+    win = np.empty(2 * reach + 1, dtype=c3.dtype)
+    none = o3[p, 0, 0:0]
+    s0, s1 = _piece(0, m, t % parts, parts)
+    # The redo pass runs LAG rows behind the centred pass.
+    for i in range(s0, s1 + LAG):
+        for k in (i, i - LAG):
+            centred = k == i
+            if (centred & (k >= s1)) | (k < s0):
+                continue
+            need = ring[k % (LAG + 1)]
+            tk = k * per_point
+            if r == 1:
+                _three_point_row(
+                    l3, c3, r3, o3, p, k, q0, q1, beyond, width, reach, wt, first, last,
+                    tk, need, at, none, s0, s1, centred,
+                )  # fmt: skip
+            else:
+                _five_point_row(
+                    l3, c3, r3, o3, p, k, q0, q1, beyond, width, reach, wt, first, last,
+                    tk, need, at, win, s0, s1, centred,
+                )  # fmt: skip
+
+
+@_item
+def _stencil_gaps_line(l3, c2, r3, o2, reach, wt, first, last, p):  # pragma: no cover
+    # Work item p: line p, a contiguous row of c2 and o2.  Shifted pieces of
+    # the line; near its ends, of a short copy of the cells there, halos
+    # and NaN beyond them included (point by point through the halos was 7x
+    # slower than the whole line).
+    m = c2.shape[1]
+    per_point = 1 if first.shape[0] > 1 else 0
+    r = (wt.shape[1] - 1) // 2
+    width = first.shape[2]
+    need = np.empty(SPAN, dtype=np.uint8)
+    at = np.empty(SPAN, dtype=np.int64)
+    win = np.empty(2 * reach + 1, dtype=c2.dtype)
+    buf = np.empty((1, 32), dtype=c2.dtype)  # a line's end, with its halo cells
+    shift = 3 if r == 1 else reach
+    lo = min(shift, m)
+    hi = max(m - shift, lo)
+    line = o2[p]
+    scratch = (need, at, win)
+    _line_rule(c2, p, line, 0, lo, hi, 0, r, width, reach, wt, first, last, per_point, scratch, False)  # fmt: skip
+    # The ends after the middle, exactly: see _three_point_rule.
+    for a0, a1 in ((0, lo), (hi, m)):
+        if a1 > a0:
+            _line_cells(l3, c2, r3, p, a0, a1, shift, buf[0])
+            t0 = a0 * per_point
+            _line_rule(
+                buf, 0, line, a0, shift, shift + a1 - a0, shift, r, width, reach,
+                wt[a0:], first[t0:], last[t0:], per_point, scratch, True,
+            )  # fmt: skip
 
 
 @_inline
@@ -1968,7 +2074,7 @@ def omit_missing(
         return _run(apply, center, axis, plan.base, *inner, parallel, out, _NO_FLAGS)
     threads = _threads(center, parallel)
     c3 = as3d(center, axis)  # in place: without missing values the propagate kernels read it
-    if _sample_has_nan(c3, SAMPLES):
+    if _sample_has_nan(_as_typed(c3), SAMPLES):
         # Missing values are common here: the rule's kernels alone write
         # every point, without computing the propagate result first.
         result = np.empty(center.shape, dtype=c3.dtype)
@@ -1988,17 +2094,14 @@ def omit_missing(
             np.empty(shape, c3.dtype) if h is None else np.ascontiguousarray(as3d(h, axis))
         )
     o3 = as3d(result, axis)
-    # Along the last axis, each line as a contiguous row (see gradient_gaps).
-    lines = (
-        (c3.reshape(c3.shape[:2]), o3.reshape(o3.shape[:2]))
-        if c3.shape[2] == 1
-        else (c3[:, :, 0], o3[:, :, 0])
-    )
+    along_last = c3.shape[2] == 1
+    if along_last:  # each line as a contiguous row (see gradient_gaps_lines)
+        c2, o2 = c3.reshape(c3.shape[:2]), o3.reshape(o3.shape[:2])
     if gradient:
         uniform = plan.positions is None
         x = np.empty(0) if uniform else plan.positions
         order = plan.edge_order
-        first, last = plan.first, plan.last
+        first, last = (np.ascontiguousarray(c) for c in (plan.first, plan.last))
         if uniform:
             # As the propagate kernels divide: in float32 where that is exact.
             two_h = _divisor(2.0 * np.float64(plan.step), c3.dtype)
@@ -2008,12 +2111,18 @@ def omit_missing(
         else:
             two_h = np.float64(1.0)  # unused
         gaps = (order, two_h, x, first, last)
-        gradient_gaps[threads](halos[0], c3, halos[1], o3, *lines, *gaps)
+        if along_last:
+            gradient_gaps_lines[threads](halos[0], c3, halos[1], c2, o2, *gaps)
+        else:
+            gradient_gaps[threads](halos[0], c3, halos[1], o3, *gaps)
     else:
         wt = np.ascontiguousarray(plan.weights, dtype=np.float64)
-        parts = _rows_parts(c3, threads)
-        gaps = (plan.reach, wt, plan.first, plan.last, parts)
-        stencil_gaps[threads](halos[0], c3, halos[1], o3, *lines, *gaps)
+        # C-ordered tables, so that a block's slice of them does not compile a variant.
+        gaps = (plan.reach, wt, *(np.ascontiguousarray(c) for c in (plan.first, plan.last)))
+        if along_last:
+            stencil_gaps_lines[threads](halos[0], c2, halos[1], o2, *gaps)
+        else:
+            stencil_gaps[threads](halos[0], c3, halos[1], o3, *gaps, _rows_parts(c3, threads))
     return deliver(result, out)
 
 
@@ -2080,7 +2189,7 @@ def _unflagged_gaps_possible(plan: MissingGradientBlock | MissingStencilBlock) -
 # -- masks -------------------------------------------------------------------------
 
 
-@Compiled
+@compiled(writes=("out",))
 def masked_copy(src, valid, out):  # pragma: no cover - compiled
     """out = src where valid, else NaN: 3-D, ``valid`` of size 1 along the axes it broadcasts."""
     pre, m, post = src.shape
@@ -2125,6 +2234,10 @@ def mark_missing(data: np.ndarray, valid: np.ndarray, *, parallel: bool | None =
     shapes = _mask_layout(data.shape, np.shape(valid))
     if shapes is None:
         return reference.mark_missing(data, valid)
+    if data.dtype.kind in "biu":
+        # As floats first: a compiled variant per integer dtype would cost
+        # more to compile than this pass over the data costs to run.
+        data = data.astype(np.float64)
     data = np.ascontiguousarray(data)
     data_3d, valid_3d = shapes
     result = np.empty(data.shape, dtype=result_dtype(data.dtype))
@@ -2184,5 +2297,5 @@ def step_range(positions: np.ndarray) -> tuple[float, float]:
     >>> step_range(np.array([0.0, 1.0, 3.0, 6.0]))
     (1.0, 3.0)
     """
-    lo, hi = _step_range(positions)
+    lo, hi = _step_range(_as_typed(positions))
     return float(lo), float(hi)
