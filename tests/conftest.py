@@ -14,9 +14,9 @@ import pytest
 import xarray as xr
 from hypothesis import settings
 
-# Small, fast, reproducible hypothesis runs: the whole suite has to stay well
-# under three minutes on two cores.  No example database is written into the
-# repository.
+# Small, fast, reproducible hypothesis runs: once the kernels are compiled the
+# whole suite takes a few minutes on two cores.  No example database is
+# written into the repository.
 settings.register_profile("xgradient", max_examples=50, deadline=None, database=None)
 # In CI the examples are derandomized, so a run is reproducible; locally each
 # run explores new ones.
