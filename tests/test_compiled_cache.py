@@ -42,28 +42,36 @@ def test_serial_kernels_are_not_loaded_from_the_threaded_ones_cache(tmp_path):
         assert run.returncode == 0, run.stderr
 
 
-def test_threaded_kernels_reuse_the_serial_work_item_functions():
-    # A threaded rule kernel is a parallel loop calling the same compiled
-    # function per work item as the serial one: it adds no variant of it
-    # (numba would otherwise compile a parallel copy, or one for an
-    # unsigned loop index, each ~50 s on a fresh machine).
-    from xgradient.backends import numba as nb
-    from xgradient.missing import plan_missing
-    from xgradient.stencils import plan_first_derivative, plan_weighted
+ITEMS = """
+import numba, numpy as np
+from xgradient.backends import numba as nb
+from xgradient.missing import plan_missing
+from xgradient.stencils import plan_first_derivative
 
-    f = np.random.default_rng(0).random((40, 300))
-    f[5:9, 10:20] = np.nan
-    stencil = plan_missing(plan_weighted(np.arange(40.0), accuracy=4)).block(0, 40)
-    gradient = plan_missing(plan_first_derivative(300, step=1.0)).block(0, 300)
-    for data, axis, plan, item in (
-        (f, 0, stencil, nb._stencil_gaps_tile),
-        (f, 1, gradient, nb._gradient_gaps_line),
-    ):
-        serial = nb.omit_missing(data, axis, plan, parallel=False)
-        before = set(item.signatures)
-        threaded = nb.omit_missing(data, axis, plan, parallel=True)
-        assert set(item.signatures) == before
-        np.testing.assert_array_equal(threaded, serial)
+f = np.random.default_rng(0).random((40, 300))
+f[5:9, 10:20] = np.nan
+for axis, item in ((0, nb._gradient_gaps_tile), (1, nb._gradient_gaps_line)):
+    plan = plan_missing(plan_first_derivative(f.shape[axis], step=1.0)).block(0, f.shape[axis])
+    serial = nb.omit_missing(f, axis, plan, parallel=False)
+    threaded = nb.omit_missing(f, axis, plan, parallel=True)
+    assert np.array_equal(threaded, serial, equal_nan=True)
+    signatures = item.signatures
+    assert len(signatures) == 1 and signatures[0][-1] == numba.int64, signatures
+"""
+
+
+def test_threaded_kernels_reuse_the_serial_work_item_functions(tmp_path):
+    # A threaded rule kernel is a parallel loop calling the same compiled
+    # function per work item as the serial one: with nothing cached (so
+    # that both kernels compile here), the item function ends with one
+    # variant, taking a signed index.  Without the explicit parallel=False
+    # and the int64 index, the threaded kernel compiled a copy of its own
+    # (~50 s each for the five-point rule on a fresh machine).
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(ITEMS)], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
 
 
 def test_small_inputs_that_differ_only_in_flags_share_one_compiled_variant():

@@ -122,8 +122,9 @@ class Compiled:
     def __init__(self, fn: Any, writes: tuple[str, ...]) -> None:
         self.__doc__ = fn.__doc__
         names = fn.__code__.co_varnames[: fn.__code__.co_argcount]
-        self._read = tuple(name not in writes for name in names)
+        read = tuple(name not in writes for name in names)
         self._variants = {parallel: _variant(fn, parallel) for parallel in (False, True)}
+        self._calls = {parallel: _typed_call(k, read) for parallel, k in self._variants.items()}
 
     @property
     def signatures(self) -> list[Any]:
@@ -131,13 +132,16 @@ class Compiled:
         return [sig for variant in self._variants.values() for sig in variant.signatures]
 
     def __getitem__(self, parallel: bool) -> Callable[..., Any]:
-        kernel = self._variants[bool(parallel)]
-        read = self._read
+        return self._calls[bool(parallel)]
 
-        def call(*args: Any) -> Any:
-            return kernel(*(_as_typed(a) if r else a for a, r in zip(args, read, strict=True)))
 
-        return call
+def _typed_call(kernel: Any, read: tuple[bool, ...]) -> Callable[..., Any]:
+    """``kernel`` called with the arrays it only reads (``read``) through :func:`_as_typed`."""
+
+    def call(*args: Any) -> Any:
+        return kernel(*(_as_typed(a) if r else a for a, r in zip(args, read, strict=True)))
+
+    return call
 
 
 def compiled(*, writes: tuple[str, ...] = ()) -> Callable[[Any], Compiled]:
@@ -2094,6 +2098,8 @@ def omit_missing(
             np.empty(shape, c3.dtype) if h is None else np.ascontiguousarray(as3d(h, axis))
         )
     o3 = as3d(result, axis)
+    # C-ordered tables, so that a block's slice of them does not compile a variant.
+    first, last = (np.ascontiguousarray(c) for c in (plan.first, plan.last))
     along_last = c3.shape[2] == 1
     if along_last:  # each line as a contiguous row (see gradient_gaps_lines)
         c2, o2 = c3.reshape(c3.shape[:2]), o3.reshape(o3.shape[:2])
@@ -2101,7 +2107,6 @@ def omit_missing(
         uniform = plan.positions is None
         x = np.empty(0) if uniform else plan.positions
         order = plan.edge_order
-        first, last = (np.ascontiguousarray(c) for c in (plan.first, plan.last))
         if uniform:
             # As the propagate kernels divide: in float32 where that is exact.
             two_h = _divisor(2.0 * np.float64(plan.step), c3.dtype)
@@ -2117,8 +2122,7 @@ def omit_missing(
             gradient_gaps[threads](halos[0], c3, halos[1], o3, *gaps)
     else:
         wt = np.ascontiguousarray(plan.weights, dtype=np.float64)
-        # C-ordered tables, so that a block's slice of them does not compile a variant.
-        gaps = (plan.reach, wt, *(np.ascontiguousarray(c) for c in (plan.first, plan.last)))
+        gaps = (plan.reach, wt, first, last)
         if along_last:
             stencil_gaps_lines[threads](halos[0], c2, halos[1], o2, *gaps)
         else:
