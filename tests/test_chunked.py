@@ -530,3 +530,73 @@ def test_halo_slices_own_their_memory():
         assert piece.base is None  # owns its memory
         assert piece.shape == (4, 1)
         assert sizeof(piece) < 1_000  # what Dask accounts is what the task holds
+
+
+# --------------------------------------------------------------------------
+# A validity mask marked inside the kernel tasks
+# --------------------------------------------------------------------------
+
+
+def _mark(block, valid):
+    return np.where(valid, block, np.nan)
+
+
+@pytest.mark.parametrize("mask_has_axis", [True, False])
+def test_a_mask_is_marked_inside_the_kernel_tasks(mask_has_axis):
+    # No task outputs a marked copy of a block: the kernel tasks mark their
+    # block and halos (thin slices of the mask, copies like the data's).
+    from xgradient.chunked import apply_chunked
+    from xgradient.kernels import omit_missing
+    from xgradient.missing import plan_missing
+    from xgradient.stencils import plan_first_derivative
+
+    rng = np.random.default_rng(5)
+    values = rng.standard_normal((6, 40))
+    valid = rng.random((6, 40) if mask_has_axis else (6, 1)) > 0.3
+    x = da.from_array(values, chunks=(3, (1, 1, 9, 20, 9)))
+    v = da.from_array(valid, chunks=(3, x.chunks[1] if mask_has_axis else 1))
+    plan = plan_missing(plan_first_derivative(40, step=0.5, edge_order=2))
+    y = apply_chunked(x, 1, plan, omit_missing, x.dtype, valid=v, mark=_mark)
+    expected = omit_missing(_mark(values, valid), 1, plan.block(0, 40))
+    assert_array_equal(y.compute(), expected)
+    graph = dict(y.__dask_graph__())
+    outputs = dask.get(graph, list(graph))
+    for key, value in zip(graph, outputs, strict=True):
+        if key[0].startswith("xgradient-valid-halo-"):
+            assert mask_has_axis
+            assert value.dtype == bool and value.base is None and value.shape[1] <= 2
+        elif key[0].startswith("xgradient-"):
+            # A halo slice or a result block: nothing else in between.
+            assert key[0].startswith("xgradient-halo-") or key[0] == y.name
+
+
+def test_a_mask_whose_chunks_do_not_fit_the_data_is_refused():
+    from xgradient.chunked import apply_chunked
+    from xgradient.kernels import numpy_gradient
+    from xgradient.stencils import plan_first_derivative
+
+    x = da.zeros((4, 10), chunks=(2, 5))
+    v = da.ones((4, 10), dtype=bool, chunks=(2, 2))
+    with pytest.raises(ValueError, match=r"mask's chunks .* do not fit the data's"):
+        apply_chunked(
+            x, 1, plan_first_derivative(10, step=1.0), numpy_gradient, x.dtype, valid=v, mark=_mark
+        )
+
+
+def test_mask_makes_no_task_layer_of_its_own():
+    # mask= on Dask data: the graph holds the data, the mask, the halo
+    # slices and the derivative's blocks; no marked copy of the data.
+    field = xr.DataArray(
+        np.random.default_rng(1).standard_normal((4, 12, 16)), dims=("t", "y", "x")
+    ).chunk(t=2, y=5, x=6)
+    sea = xr.DataArray(np.random.default_rng(2).random((12, 16)) > 0.3, dims=("y", "x"))
+    for lazy_sea in (sea, sea.chunk(y=3, x=8)):
+        result = xgradient.gradient(field, "y", mask=lazy_sea, edge_order=2)
+        assert result.chunks == field.chunks
+        layers = result.data.__dask_graph__().layers
+        marked = [name for name in layers if "mark" in name or "where" in name]
+        assert not marked, marked
+        expected = xgradient.gradient(
+            field.compute().where(sea), "y", nan_policy="omit", edge_order=2
+        )
+        assert_array_equal(result.values, expected.values)

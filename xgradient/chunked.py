@@ -11,6 +11,11 @@ memory Dask accounts for and can spill: a view would pin its whole neighbour
 block.  Every block gets its own slice of the dimension plan, so the graph
 embeds coordinates block by block, never whole.
 
+Data with a validity mask (``mask=``) is marked inside the same tasks: each
+takes its block of the mask and the mask's halo slices beside the data's,
+and marks block and halos before the kernel runs, so the marked copy never
+becomes a task output of its own.
+
 The same gathering runs on in-memory arrays (:func:`apply_in_memory`), which
 is just the one-block case: the eager and the lazy paths share every formula.
 """
@@ -89,6 +94,29 @@ def _run_block(
     return kernel(center, axis, plan, _join(left, axis), _join(right, axis))
 
 
+def _run_masked_block(
+    kernel: Kernel,
+    mark: Kernel,
+    axis: int,
+    plan: Any,
+    left: list[Any],
+    center: Any,
+    right: list[Any],
+    valid_left: list[Any] | None,
+    valid: Any,
+    valid_right: list[Any] | None,
+) -> Any:
+    # valid_left/right None: the mask lacks the axis, and its block (size 1
+    # along it) serves the halos too.
+    halos = []
+    for pieces, valid_pieces in ((left, valid_left), (right, valid_right)):
+        halo = _join(pieces, axis)
+        if halo is not None:
+            halo = mark(halo, valid if valid_pieces is None else _join(valid_pieces, axis))
+        halos.append(halo)
+    return kernel(mark(center, valid), axis, plan, *halos)
+
+
 def _empty_result(block: Any, dtype: np.dtype) -> Any:
     return block.astype(dtype)
 
@@ -120,7 +148,15 @@ def apply_in_memory(x: Any, axis: int, stencil: Any, kernel: Kernel) -> Any:
 
 
 def apply_chunked(
-    x: Any, axis: int, stencil: Any, kernel: Kernel, dtype: np.dtype, *, what: str | None = None
+    x: Any,
+    axis: int,
+    stencil: Any,
+    kernel: Kernel,
+    dtype: np.dtype,
+    *,
+    what: str | None = None,
+    valid: Any = None,
+    mark: Kernel | None = None,
 ) -> Any:
     """Apply ``kernel`` block by block to a dask array, with halos along ``axis`` only.
 
@@ -143,6 +179,12 @@ def apply_chunked(
         The result's dtype.
     what
         What is differentiated, for error messages (default: "along axis N").
+    valid, mark
+        A validity mask: a dask array of ``x``'s number of dimensions, with
+        ``x``'s chunks along each axis, or size 1 (one chunk) along the axes
+        it broadcasts along; and ``mark(block, valid_block)``, which every
+        task applies to its block and halos before ``kernel`` (see
+        :func:`xgradient.masking.valid_for`).
 
     Examples
     --------
@@ -165,11 +207,16 @@ def apply_chunked(
             "axis are unknown; call .compute_chunk_sizes() on the dask array first"
         )
     bounds = [0, *itertools.accumulate(chunks)]
-    token = tokenize(x, axis, stencil, kernel, np.dtype(dtype))
+    masked = valid is not None
+    if masked:
+        _check_valid(x, valid)
+    token = tokenize(x, axis, stencil, kernel, np.dtype(dtype), valid, mark)
     name = f"xgradient-{token}"
     halo_name = f"xgradient-halo-{token}"
-    dsk = _graph(x, axis, stencil, kernel, dtype, name, halo_name, bounds)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
+    marking = (valid, mark, f"xgradient-valid-halo-{token}") if masked else None
+    dsk = _graph(x, axis, stencil, kernel, dtype, name, halo_name, bounds, marking)
+    dependencies = [x, valid] if masked else [x]
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=dependencies)
     return da.Array(graph, name, x.chunks, dtype=dtype, meta=dask_meta(x, np.dtype(dtype)))
 
 
@@ -182,8 +229,13 @@ def _graph(
     name: str,
     halo_name: str,
     bounds: list[int],
+    marking: tuple[Any, Kernel, str] | None = None,
 ) -> dict[Any, Any]:
-    """The tasks of :func:`apply_chunked`: per chunk, its halo slices and its kernel call."""
+    """The tasks of :func:`apply_chunked`: per chunk, its halo slices and its kernel call.
+
+    ``marking``: the mask, ``mark`` and a name for the mask's halo tasks,
+    see :func:`_masked_task`.
+    """
     chunks = x.chunks[axis]
     dsk: dict[Any, Any] = {}
     # Plans and halo layouts depend only on the block's position along `axis`.
@@ -204,14 +256,71 @@ def _graph(
             dsk[(name, *idx)] = (_empty_result, (x.name, *idx), np.dtype(dtype))
             continue
         plan, left, right = layouts[idx[axis]]
-        sides = []
-        for side, pieces in enumerate((left, right)):
-            keys = []
-            for p, (k, where) in enumerate(pieces):
-                src = (x.name, *idx[:axis], k, *idx[axis + 1 :])
-                key = (halo_name, *idx, side, p)
-                dsk[key] = (_halo_slice, src, where)
-                keys.append(key)
-            sides.append(keys)
-        dsk[(name, *idx)] = (_run_block, kernel, axis, plan, sides[0], (x.name, *idx), sides[1])
+        sides = [
+            _halo_tasks(dsk, x.name, halo_name, idx, axis, side, pieces)
+            for side, pieces in enumerate((left, right))
+        ]
+        task = (_run_block, kernel, axis, plan, sides[0], (x.name, *idx), sides[1])
+        if marking is not None:
+            task = _masked_task(dsk, task, idx, axis, (left, right), *marking)
+        dsk[(name, *idx)] = task
     return dsk
+
+
+def _halo_tasks(
+    dsk: dict[Any, Any],
+    source: str,
+    halo_name: str,
+    idx: tuple[int, ...],
+    axis: int,
+    side: int,
+    pieces: list[tuple[int, tuple[slice, ...]]],
+) -> list[Any]:
+    """Tasks cutting block ``idx``'s halo on ``side`` (0 left, 1 right) from ``source``; their keys."""
+    keys = []
+    for p, (k, where) in enumerate(pieces):
+        key = (halo_name, *idx, side, p)
+        dsk[key] = (_halo_slice, (source, *idx[:axis], k, *idx[axis + 1 :]), where)
+        keys.append(key)
+    return keys
+
+
+def _masked_task(
+    dsk: dict[Any, Any],
+    task: tuple[Any, ...],
+    idx: tuple[int, ...],
+    axis: int,
+    pieces: tuple[list[Any], list[Any]],
+    valid: Any,
+    mark: Kernel,
+    halo_name: str,
+) -> tuple[Any, ...]:
+    """Block ``idx``'s kernel ``task``, made to mark its block and halos with ``valid`` first.
+
+    The mask's halo slices are cut from the same neighbours as the data's
+    (``pieces``: it has the data's chunks along the axis), unless the mask
+    lacks the axis: then its block serves the halos too.  A block of the
+    mask serves every data block along the axes it lacks.
+    """
+    _, kernel, _, plan, left, center, right = task
+    vidx = tuple(i if n != 1 else 0 for i, n in zip(idx, valid.shape, strict=True))
+    sides: list[list[Any] | None] = [None, None]
+    if valid.shape[axis] != 1:
+        for side in (0, 1):
+            sides[side] = _halo_tasks(dsk, valid.name, halo_name, vidx, axis, side, pieces[side])
+    return (
+        _run_masked_block, kernel, mark, axis, plan, left, center, right,
+        sides[0], (valid.name, *vidx), sides[1],
+    )  # fmt: skip
+
+
+def _check_valid(x: Any, valid: Any) -> None:
+    """``valid`` has ``x``'s chunks, or one chunk of size 1, along every axis."""
+    fits = valid.ndim == x.ndim and all(
+        v == c or v == (1,) for v, c in zip(valid.chunks, x.chunks, strict=True)
+    )
+    if not fits:
+        raise ValueError(
+            f"the mask's chunks {valid.chunks} do not fit the data's {x.chunks}: along each "
+            "axis they must be the data's, or one chunk of size 1"
+        )

@@ -23,11 +23,12 @@ from .compat import dask_meta, data_array_like, dataset_like
 from .kernels import (
     Engine,
     check_engine,
+    mark_missing,
     numpy_gradient,
     omit_missing,
     weighted_stencil,
 )
-from .masking import NanPolicy, apply_mask, check_nan_policy
+from .masking import NanPolicy, apply_mask, check_mask, check_nan_policy, valid_for
 from .metadata import derivative_attrs, user_name
 from .missing import MissingPlan, plan_missing
 from .positions import Axis, Spacing, resolve_dims, resolve_positions
@@ -150,7 +151,12 @@ def _kernel_for(plan: Any, engine: str, **options: Any) -> Callable[..., Any]:
 
 
 def _differentiate_variable(
-    var: xr.Variable, name: Hashable | None, axis: Axis, plan: Any, options: Options
+    var: xr.Variable,
+    name: Hashable | None,
+    axis: Axis,
+    plan: Any,
+    options: Options,
+    mask: xr.DataArray | None = None,
 ) -> xr.Variable:
     try:
         dtype = result_dtype(var.dtype)
@@ -167,7 +173,10 @@ def _differentiate_variable(
         # whatever thread or process a task lands in.
         kernel = _kernel_for(plan, options.engine, parallel=False)
         what = f"{_variable_label(name)} along {axis.dim!r}"
-        out = apply_chunked(data, ax, plan, kernel, dtype, what=what)
+        # A mask is applied by the kernel tasks themselves (see xgradient.masking).
+        valid = valid_for(var, mask)
+        mark = functools.partial(mark_missing, engine=options.engine, parallel=False)
+        out = apply_chunked(data, ax, plan, kernel, dtype, what=what, valid=valid, mark=mark)
     else:
         if not isinstance(data, np.ndarray) and not stays_as_it_is(data):
             data = np.asarray(data)
@@ -259,13 +268,13 @@ def _plan(obj: xr.DataArray | xr.Dataset, axis: Axis, options: Options) -> Any:
     )
 
 
-def _differentiate(obj: T, axis: Axis, options: Options) -> T:
+def _differentiate(obj: T, axis: Axis, options: Options, mask: xr.DataArray | None = None) -> T:
     plan = _plan(obj, axis, options)
     if isinstance(obj, xr.DataArray):
-        var = _differentiate_variable(obj.variable, obj.name, axis, plan, options)
+        var = _differentiate_variable(obj.variable, obj.name, axis, plan, options, mask)
         return data_array_like(obj, var)
     data_vars = {
-        name: _differentiate_variable(var, name, axis, plan, options)
+        name: _differentiate_variable(var, name, axis, plan, options, mask)
         for name, var in obj.data_vars.variables.items()
         if axis.dim in var.dims and _is_numeric(var.dtype)
     }
@@ -298,8 +307,11 @@ def _derivatives(
         dims, order, edge_order, accuracy, boundary, period, all_dims, engine, nan_policy
     )
     axes = resolve_positions(obj, dims, spacing, datetime_unit)
-    obj = apply_mask(obj, mask, engine)
-    results = tuple(_differentiate(obj, axis, options) for axis in axes)
+    mask = check_mask(obj, mask)
+    # In-memory variables are marked once, for every dim; Dask ones by each
+    # derivative's kernel tasks (see xgradient.masking).
+    obj = apply_mask(obj, mask, engine, lazy=False)
+    results = tuple(_differentiate(obj, axis, options, mask) for axis in axes)
     return results[0] if single else results
 
 

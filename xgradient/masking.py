@@ -3,8 +3,12 @@
 With ``nan_policy="omit"`` the stencils stop at missing values
 (:mod:`xgradient.missing`); a ``mask`` (True where valid) marks points as
 missing whatever the data holds there, by turning them into NaN before the
-stencils run (one compiled pass per block, :func:`xgradient.kernels.mark_missing`),
-lazily on Dask data.
+stencils run (one compiled pass per block, :func:`xgradient.kernels.mark_missing`).
+In-memory data is marked once, before all its derivatives
+(:func:`apply_mask`); Dask data block by block inside each derivative's
+kernel tasks (:func:`valid_for` lays the mask out for them), so that the
+marked copy is never a task output of its own (a task layer costs about
+what copying the data does).
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ import functools
 from collections.abc import Hashable
 from typing import Any, Literal, TypeVar
 
+import numpy as np
 import xarray as xr
 
 from .arrays import result_dtype
 from .kernels import mark_missing
 from .missing import NAN_POLICIES
 
-__all__ = ["NanPolicy", "apply_mask", "check_nan_policy"]
+__all__ = ["NanPolicy", "apply_mask", "check_mask", "check_nan_policy", "valid_for"]
 
 T = TypeVar("T", xr.DataArray, xr.Dataset)
 NanPolicy = Literal["propagate", "omit"]
@@ -71,13 +76,70 @@ def _check_mask(mask: Any, dims: tuple[Hashable, ...], sizes: Any, indexes: Any)
             )
 
 
-def apply_mask(obj: T, mask: xr.DataArray | None, engine: str = "auto") -> T:
+def check_mask(obj: xr.DataArray | xr.Dataset, mask: Any) -> xr.DataArray | None:
+    """``mask`` checked against ``obj`` (see :func:`apply_mask`), without its non-dim coordinates.
+
+    Examples
+    --------
+    >>> f = xr.DataArray([1.0, 2.0], dims="x")
+    >>> check_mask(f, xr.DataArray([True, False], dims="x", coords={"c": 1})).coords
+    Coordinates:
+        *empty*
+    >>> check_mask(f, xr.DataArray([1, 0], dims="x"))
+    Traceback (most recent call last):
+    ...
+    TypeError: mask must be boolean (True where the data is valid), got dtype int64; compare it first, e.g. mask=(land_fraction < 0.5)
+    """
+    if mask is None:
+        return None
+    _check_mask(mask, tuple(obj.dims), obj.sizes, obj.indexes)
+    return mask.drop_vars([c for c in mask.coords if c not in mask.dims])
+
+
+def _takes_mask(var: xr.Variable, mask: xr.DataArray) -> bool:
+    # Which variables of a Dataset a mask applies to: see apply_mask.
+    return set(mask.dims) <= set(var.dims) and var.dtype.kind in "biufc"
+
+
+def valid_for(var: xr.Variable, mask: xr.DataArray | None) -> Any:
+    """``mask`` laid out for a Dask-backed ``var``: its dims, its chunks; ``None`` if it does not apply.
+
+    An array of ``var``'s number of dimensions, of size 1 (one chunk) along
+    the dims the mask lacks, with ``var``'s chunks along the others: block
+    ``i`` of the data takes block ``i`` of it (0 along a size-1 dim), so a
+    kernel task marks its block and halos itself (see
+    :func:`xgradient.chunked.apply_chunked`).  ``None`` for a variable the
+    mask does not apply to (see :func:`apply_mask`) or that lacks chunks.
+
+    Examples
+    --------
+    >>> f = xr.Variable(("t", "x"), np.zeros((2, 4))).chunk({"t": 1, "x": 2})
+    >>> v = valid_for(f, xr.DataArray([True, False, True, True], dims="x"))
+    >>> v.shape, v.chunks
+    ((1, 4), ((1,), (2, 2)))
+    """
+    if mask is None or var.chunks is None or not _takes_mask(var, mask):
+        return None
+    import dask.array as da
+
+    order = [d for d in var.dims if d in mask.dims]
+    data = mask.variable.transpose(*order).data
+    shape = tuple(var.sizes[d] if d in mask.dims else 1 for d in var.dims)
+    chunks = tuple(c if d in mask.dims else (1,) for d, c in zip(var.dims, var.chunks, strict=True))
+    if isinstance(data, da.Array):
+        return data.reshape(shape).rechunk(chunks)
+    return da.from_array(np.reshape(data, shape), chunks=chunks)
+
+
+def apply_mask(obj: T, mask: xr.DataArray | None, engine: str = "auto", *, lazy: bool = True) -> T:
     """``obj`` with NaN where ``mask`` is False (lazily on Dask data); ``obj`` if no mask.
 
     On a Dataset, the numeric data variables that have all the mask's dims
     are masked; the others (a time series beside a map, say) are left as
     they are.  Names and attributes are kept; integers become float64, as
-    their derivatives are.  ``engine`` as for the derivatives.
+    their derivatives are.  ``engine`` as for the derivatives.  With
+    ``lazy=False``, Dask-backed variables are left for the derivatives'
+    kernel tasks to mark (see :func:`valid_for`).
 
     Examples
     --------
@@ -87,16 +149,15 @@ def apply_mask(obj: T, mask: xr.DataArray | None, engine: str = "auto") -> T:
     >>> masked.values, masked.attrs
     (array([ 1.,  2., nan,  4.]), {'units': 'K'})
     """
+    mask = check_mask(obj, mask)
     if mask is None:
         return obj
-    _check_mask(mask, tuple(obj.dims), obj.sizes, obj.indexes)
-    mask = mask.drop_vars([c for c in mask.coords if c not in mask.dims])
     if isinstance(obj, xr.DataArray):
-        return _masked(obj, mask, engine)
+        return _masked(obj, mask, engine) if lazy or obj.chunks is None else obj
     masked = {
         name: _masked(var, mask, engine)
         for name, var in obj.data_vars.items()
-        if set(mask.dims) <= set(var.dims) and var.dtype.kind in "biufc"
+        if _takes_mask(var.variable, mask) and (lazy or var.chunks is None)
     }
     return obj.assign(masked)
 
