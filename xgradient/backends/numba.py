@@ -1969,9 +1969,10 @@ def _stencil_gaps_tile(l3, c3, r3, o3, reach, wt, first, last, parts, t):  # pra
 @_item
 def _stencil_gaps_line(l3, c2, r3, o2, reach, wt, first, last, p):  # pragma: no cover
     # Work item p: line p, a contiguous row of c2 and o2.  Shifted pieces of
-    # the line; near its ends, of a short copy of the cells there, halos
-    # and NaN beyond them included (point by point through the halos was 7x
-    # slower than the whole line).
+    # the line, then its ends point by point, from a short copy of the cells
+    # there, halos and NaN beyond them included (through the halos cell by
+    # cell was 7x slower than the whole line; the ends as more shifted
+    # pieces of that copy cost ~20% of the kernel, measured).
     m = c2.shape[1]
     per_point = 1 if first.shape[0] > 1 else 0
     r = (wt.shape[1] - 1) // 2
@@ -1979,22 +1980,17 @@ def _stencil_gaps_line(l3, c2, r3, o2, reach, wt, first, last, p):  # pragma: no
     need = np.empty(SPAN, dtype=np.uint8)
     at = np.empty(SPAN, dtype=np.int64)
     win = np.empty(2 * reach + 1, dtype=c2.dtype)
-    buf = np.empty((1, 32), dtype=c2.dtype)  # a line's end, with its halo cells
+    buf = np.empty(32, dtype=c2.dtype)  # a line's end, with its halo cells
     shift = 3 if r == 1 else reach
     lo = min(shift, m)
     hi = max(m - shift, lo)
     line = o2[p]
-    scratch = (need, at, win)
-    _line_rule(c2, p, line, 0, lo, hi, 0, r, width, reach, wt, first, last, per_point, scratch, False)  # fmt: skip
-    # The ends after the middle, exactly: see _three_point_rule.
+    _line_rule(c2[p], line, lo, hi, r, width, reach, wt, first, last, per_point, need, at, win)
+    # The ends after the middle: see _line_ends.
     for a0, a1 in ((0, lo), (hi, m)):
         if a1 > a0:
-            _line_cells(l3, c2, r3, p, a0, a1, shift, buf[0])
-            t0 = a0 * per_point
-            _line_rule(
-                buf, 0, line, a0, shift, shift + a1 - a0, shift, r, width, reach,
-                wt[a0:], first[t0:], last[t0:], per_point, scratch, True,
-            )  # fmt: skip
+            _line_cells(l3, c2, r3, p, a0, a1, shift, buf)
+            _line_ends(buf, line, a0, a1, shift, r, width, reach, wt, first, last, per_point, win)
 
 
 @_inline
@@ -2017,31 +2013,46 @@ def _line_cells(l3, c2, r3, p, a0, a1, shift, buf):  # pragma: no cover - compil
 
 
 @_inline
+def _line_ends(
+    cells, line, a0, a1, shift, r, width, reach, wt, first, last, per_point, win
+):  # pragma: no cover  # fmt: skip
+    # The weighted rule at points [a0, a1) of a line, one by one from
+    # `cells` (cells a0 - shift ... a1 + shift - 1: see _line_cells), into
+    # `line`.  Exact at each point; a point that ends a run too short for
+    # any stencil also sets NaN the run's middle points, to which the pass
+    # over the line's middle may have given a centred value (see
+    # _three_point_rule and _too_short).
+    for j in range(a0, a1):
+        at = j - a0 + shift - reach
+        for k in range(2 * reach + 1):
+            win[k] = cells[at + k]
+        v, dl, dr = _window_rule(win, reach, r, width, wt, j, first, last, j * per_point)
+        line[j] = v
+        if _too_short(dl, dr, r, width):
+            for k in range(r, min(dl - r, j) + 1):
+                line[j - k] = np.nan
+
+
+@_inline
 def _line_rule(
-    lines, p, out, a0, lo, hi, offset, r, width, reach, wt, first, last, per_point, scratch, exact
-):  # pragma: no cover
-    # The weighted rule for points [lo, hi) of line p of `lines`: points
-    # a0 + lo - offset ... of the output line `out`, and lo - offset ... of
-    # the tables, span by span (`exact`: see _three_point_rule).
-    need, at, win = scratch
-    line = lines[p]
+    src, out, lo, hi, r, width, reach, wt, first, last, per_point, need, at, win
+):  # pragma: no cover  # fmt: skip
+    # The weighted rule for points [lo, hi) of the line `src` into `out`,
+    # span by span; the cells `reach` beyond them are in `src`.
     for g0 in range(lo, hi, SPAN):
         g1 = min(g0 + SPAN, hi)
-        d0 = g0 - offset
-        t0 = d0 * per_point
-        e0 = a0 + d0
+        t0 = g0 * per_point
         if r == 1:
             _three_point_rule(
-                out[e0 : e0 + g1 - g0], line[g0:g1], line[g0 - 3 : g1 - 3],
-                line[g0 - 2 : g1 - 2], line[g0 - 1 : g1 - 1], line[g0 + 1 : g1 + 1],
-                line[g0 + 2 : g1 + 2], line[g0 + 3 : g1 + 3], g1 - g0, width, reach > 2,
-                wt[t0:], first[t0:], last[t0:], per_point, need, at,
-                out[e0 - 1 : e0 - 1 + g1 - g0] if e0 > 0 else out[0:0], exact,
+                out[g0:g1], src[g0:g1], src[g0 - 3 : g1 - 3], src[g0 - 2 : g1 - 2],
+                src[g0 - 1 : g1 - 1], src[g0 + 1 : g1 + 1], src[g0 + 2 : g1 + 2],
+                src[g0 + 3 : g1 + 3], g1 - g0, width, reach > 2, wt[t0:], first[t0:],
+                last[t0:], per_point, need, at, out[g0 - 1 : g1 - 1], False,
             )  # fmt: skip
         else:
             _five_point_line(
-                line, g0, g1, out, e0, reach, width, wt[d0:], first[t0:], last[t0:], per_point,
-                need, at, win, exact,
+                src, g0, g1, out, g0, reach, width, wt[g0:], first[t0:], last[t0:], per_point,
+                need, at, win, False,
             )  # fmt: skip
 
 
