@@ -1932,8 +1932,9 @@ def stencil_gaps(l3, c3, r3, o3, reach, wt, first, last, parts):  # pragma: no c
 @compiled(writes=("o2",))
 def stencil_gaps_lines(l3, c2, r3, o2, reach, wt, first, last):  # pragma: no cover
     """:func:`stencil_gaps` along the last axis: line by line, each a row of ``c2``, ``o2``."""
-    for p in prange(c2.shape[0]):
-        _stencil_gaps_line(l3, c2, r3, o2, reach, wt, first, last, np.int64(p))
+    groups = min(c2.shape[0], LINE_GROUPS)
+    for g in prange(groups):
+        _stencil_gaps_lines(l3, c2, r3, o2, reach, wt, first, last, np.int64(g), groups)
 
 
 @_item
@@ -1977,13 +1978,19 @@ def _stencil_gaps_tile(l3, c3, r3, o3, reach, wt, first, last, parts, t):  # pra
                 )  # fmt: skip
 
 
+# Work items of stencil_gaps_lines: groups of lines, each item's scratch
+# arrays allocated once (an item a line made the kernel ~10% slower).
+LINE_GROUPS = 64
+
+
 @_item
-def _stencil_gaps_line(l3, c2, r3, o2, reach, wt, first, last, p):  # pragma: no cover
-    # Work item p: line p, a contiguous row of c2 and o2.  Shifted pieces of
-    # the line, then its ends point by point, from a short copy of the cells
-    # there, halos and NaN beyond them included (through the halos cell by
-    # cell was 7x slower than the whole line; the ends as more shifted
-    # pieces of that copy cost ~20% of the kernel, measured).
+def _stencil_gaps_lines(l3, c2, r3, o2, reach, wt, first, last, g, groups):  # pragma: no cover
+    # Work item g of `groups`: a piece of the lines, each a contiguous row
+    # of c2 and o2.  Shifted pieces of each line, then its ends point by
+    # point, from a short copy of the cells there, halos and NaN beyond them
+    # included (through the halos cell by cell was 7x slower than the whole
+    # line; the ends as more shifted pieces of that copy cost ~20% of the
+    # kernel, measured).
     m = c2.shape[1]
     per_point = 1 if first.shape[0] > 1 else 0
     r = (wt.shape[1] - 1) // 2
@@ -1995,13 +2002,17 @@ def _stencil_gaps_line(l3, c2, r3, o2, reach, wt, first, last, p):  # pragma: no
     shift = 3 if r == 1 else reach
     lo = min(shift, m)
     hi = max(m - shift, lo)
-    line = o2[p]
-    _line_rule(c2[p], line, lo, hi, r, width, reach, wt, first, last, per_point, need, at, win)
-    # The ends after the middle: see _line_ends.
-    for a0, a1 in ((0, lo), (hi, m)):
-        if a1 > a0:
-            _line_cells(l3, c2, r3, p, a0, a1, shift, buf)
-            _line_ends(buf, line, a0, a1, shift, r, width, reach, wt, first, last, per_point, win)
+    p0, p1 = _piece(0, c2.shape[0], g, groups)
+    for p in range(p0, p1):
+        line = o2[p]
+        _line_rule(c2[p], line, lo, hi, r, width, reach, wt, first, last, per_point, need, at, win)
+        # The ends after the middle: see _line_ends.
+        for a0, a1 in ((0, lo), (hi, m)):
+            if a1 > a0:
+                _line_cells(l3, c2, r3, p, a0, a1, shift, buf)
+                _line_ends(
+                    buf, line, a0, a1, shift, r, width, reach, wt, first, last, per_point, win
+                )
 
 
 @_inline
