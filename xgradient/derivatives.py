@@ -28,7 +28,7 @@ from .kernels import (
     omit_missing,
     weighted_stencil,
 )
-from .masking import NanPolicy, apply_mask, check_mask, check_nan_policy, valid_for
+from .masking import NanPolicy, apply_mask, check_mask, check_nan_policy, mask_layouts
 from .metadata import derivative_attrs, user_name
 from .missing import MissingPlan, plan_missing
 from .positions import Axis, Spacing, resolve_dims, resolve_positions
@@ -156,7 +156,7 @@ def _differentiate_variable(
     axis: Axis,
     plan: Any,
     options: Options,
-    mask: xr.DataArray | None = None,
+    valid_of: Callable[[xr.Variable], Any] | None = None,
 ) -> xr.Variable:
     try:
         dtype = result_dtype(var.dtype)
@@ -174,7 +174,7 @@ def _differentiate_variable(
         kernel = _kernel_for(plan, options.engine, parallel=False)
         what = f"{_variable_label(name)} along {axis.dim!r}"
         # A mask is applied by the kernel tasks themselves (see xgradient.masking).
-        valid = valid_for(var, mask)
+        valid = None if valid_of is None else valid_of(var)
         mark = functools.partial(mark_missing, engine=options.engine, parallel=False)
         out = apply_chunked(data, ax, plan, kernel, dtype, what=what, valid=valid, mark=mark)
     else:
@@ -268,13 +268,15 @@ def _plan(obj: xr.DataArray | xr.Dataset, axis: Axis, options: Options) -> Any:
     )
 
 
-def _differentiate(obj: T, axis: Axis, options: Options, mask: xr.DataArray | None = None) -> T:
+def _differentiate(
+    obj: T, axis: Axis, options: Options, valid_of: Callable[[xr.Variable], Any] | None = None
+) -> T:
     plan = _plan(obj, axis, options)
     if isinstance(obj, xr.DataArray):
-        var = _differentiate_variable(obj.variable, obj.name, axis, plan, options, mask)
+        var = _differentiate_variable(obj.variable, obj.name, axis, plan, options, valid_of)
         return data_array_like(obj, var)
     data_vars = {
-        name: _differentiate_variable(var, name, axis, plan, options, mask)
+        name: _differentiate_variable(var, name, axis, plan, options, valid_of)
         for name, var in obj.data_vars.variables.items()
         if axis.dim in var.dims and _is_numeric(var.dtype)
     }
@@ -311,7 +313,8 @@ def _derivatives(
     # In-memory variables are marked once, for every dim; Dask ones by each
     # derivative's kernel tasks (see xgradient.masking).
     obj = apply_mask(obj, mask, engine, lazy=False)
-    results = tuple(_differentiate(obj, axis, options, mask) for axis in axes)
+    valid_of = mask_layouts(mask) if mask is not None else None
+    results = tuple(_differentiate(obj, axis, options, valid_of) for axis in axes)
     return results[0] if single else results
 
 

@@ -14,7 +14,7 @@ what copying the data does).
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -24,7 +24,7 @@ from .arrays import result_dtype
 from .kernels import mark_missing
 from .missing import NAN_POLICIES
 
-__all__ = ["NanPolicy", "apply_mask", "check_mask", "check_nan_policy", "valid_for"]
+__all__ = ["NanPolicy", "apply_mask", "check_mask", "check_nan_policy", "mask_layouts", "valid_for"]
 
 T = TypeVar("T", xr.DataArray, xr.Dataset)
 NanPolicy = Literal["propagate", "omit"]
@@ -129,6 +129,31 @@ def valid_for(var: xr.Variable, mask: xr.DataArray | None) -> Any:
     if isinstance(data, da.Array):
         return data.reshape(shape).rechunk(chunks)
     return da.from_array(np.reshape(data, shape), chunks=chunks)
+
+
+def mask_layouts(mask: xr.DataArray | None) -> Callable[[xr.Variable], Any]:
+    """:func:`valid_for` with ``mask``, laid out once per dims and chunks.
+
+    The variables of a Dataset usually share their dims and chunks; each
+    layout of a NumPy mask hashes the mask (for its Dask name), so one
+    per variable and dim would cost milliseconds each.
+
+    Examples
+    --------
+    >>> f = xr.Variable("x", np.zeros(4)).chunk({"x": 2})
+    >>> layout = mask_layouts(xr.DataArray([True, False, True, True], dims="x"))
+    >>> layout(f) is layout(f.copy())
+    True
+    """
+    layouts: dict[Any, Any] = {}
+
+    def layout(var: xr.Variable) -> Any:
+        key = (var.dims, var.chunks, mask is not None and _takes_mask(var, mask))
+        if key not in layouts:
+            layouts[key] = valid_for(var, mask)
+        return layouts[key]
+
+    return layout
 
 
 def apply_mask(obj: T, mask: xr.DataArray | None, engine: str = "auto", *, lazy: bool = True) -> T:
