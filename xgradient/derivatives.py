@@ -175,7 +175,9 @@ def _differentiate_variable(
         what = f"{_variable_label(name)} along {axis.dim!r}"
         # A mask is applied by the kernel tasks themselves (see xgradient.masking).
         valid = None if valid_of is None else valid_of(var)
-        mark = functools.partial(mark_missing, engine=options.engine, parallel=False)
+        mark = None
+        if valid is not None:
+            mark = functools.partial(mark_missing, engine=options.engine, parallel=False)
         out = apply_chunked(data, ax, plan, kernel, dtype, what=what, valid=valid, mark=mark)
     else:
         if not isinstance(data, np.ndarray) and not stays_as_it_is(data):
@@ -312,7 +314,7 @@ def _derivatives(
     mask = check_mask(obj, mask)
     # In-memory variables are marked once, for every dim; Dask ones by each
     # derivative's kernel tasks (see xgradient.masking).
-    obj = apply_mask(obj, mask, engine, lazy=False)
+    obj = apply_mask(obj, mask, engine, include_dask=False)
     valid_of = mask_layouts(mask) if mask is not None else None
     results = tuple(_differentiate(obj, axis, options, valid_of) for axis in axes)
     return results[0] if single else results

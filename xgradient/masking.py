@@ -156,15 +156,17 @@ def mask_layouts(mask: xr.DataArray | None) -> Callable[[xr.Variable], Any]:
     return layout
 
 
-def apply_mask(obj: T, mask: xr.DataArray | None, engine: str = "auto", *, lazy: bool = True) -> T:
+def apply_mask(
+    obj: T, mask: xr.DataArray | None, engine: str = "auto", *, include_dask: bool = True
+) -> T:
     """``obj`` with NaN where ``mask`` is False (lazily on Dask data); ``obj`` if no mask.
 
     On a Dataset, the numeric data variables that have all the mask's dims
     are masked; the others (a time series beside a map, say) are left as
     they are.  Names and attributes are kept; integers become float64, as
     their derivatives are.  ``engine`` as for the derivatives.  With
-    ``lazy=False``, Dask-backed variables are left for the derivatives'
-    kernel tasks to mark (see :func:`valid_for`).
+    ``include_dask=False``, Dask-backed variables are left as they are, for
+    the derivatives' kernel tasks to mark (see :func:`valid_for`).
 
     Examples
     --------
@@ -178,11 +180,11 @@ def apply_mask(obj: T, mask: xr.DataArray | None, engine: str = "auto", *, lazy:
     if mask is None:
         return obj
     if isinstance(obj, xr.DataArray):
-        return _masked(obj, mask, engine) if lazy or obj.chunks is None else obj
+        return _masked(obj, mask, engine) if include_dask or obj.chunks is None else obj
     masked = {
         name: _masked(var, mask, engine)
         for name, var in obj.data_vars.items()
-        if _takes_mask(var.variable, mask) and (lazy or var.chunks is None)
+        if _takes_mask(var.variable, mask) and (include_dask or var.chunks is None)
     }
     return obj.assign(masked)
 
