@@ -1619,7 +1619,7 @@ def _redo_three_point(
 @_inline
 def _three_point_rule(
     dst, src, rm3, rm2, rm1, rp1, rp2, rp3, n, width, deep, wt, first, last, step, need, at,
-    prev, exact,
+    prev,
 ):  # pragma: no cover  # fmt: skip
     # The weighted rule for three-point stencils (accuracy 2: radius 1):
     # rm3..rp3 hold the cells 3 before to 3 after each point (`deep`: the
@@ -1642,9 +1642,10 @@ def _three_point_rule(
     # at every point made the pass 1.5x slower, so the run's last point
     # (NaN after it: always redone) sets it, through `prev`, the results
     # one point back (empty: none).  A middle point whose run ends beyond
-    # the call's points cannot be reached that way: the caller makes those
-    # points `exact`, and then they are checked directly.
-    _centred_flagged(dst, src, rm2, rm1, rp1, rp2, n, width, wt, step, need, exact)
+    # the call's points cannot be reached that way: the caller computes
+    # those points again exactly (see _line_ends; the rows layout flags them
+    # `exact`, see _three_point_row).
+    _centred_flagged(dst, src, rm2, rm1, rp1, rp2, n, width, wt, step, need, False)
     _redo_flagged(dst, src, rm3, rm2, rm1, rp1, rp2, rp3, n, width, deep, wt, first, last, step, need, at, prev)  # fmt: skip
 
 
@@ -1839,17 +1840,18 @@ def _flagged(need, n, at):  # pragma: no cover - compiled
 
 @_inline
 def _five_point_line(
-    line, g0, g1, out, o0, reach, width, wt, first, last, per_point, need, at, win, exact
+    line, g0, g1, out, reach, width, wt, first, last, per_point, need, at, win
 ):  # pragma: no cover  # fmt: skip
     # The five-point rule for cells [g0, g1) of `line` (with `reach` cells
-    # on each side present) into out[o0:]; tables indexed from the span's
+    # on each side present) into out[g0:g1]; tables indexed from the span's
     # first point (wt always by point, first/last when per_point).  A
     # too-short run's middle points, before its last in `out`, are set NaN
-    # by that point (see _too_short).
+    # by that point (see _too_short); one whose run ends beyond g1 is
+    # computed again exactly by the caller (see _line_ends).
     n = g1 - g0
     _five_point_centred(
-        out[o0 : o0 + n], line[g0:g1], line[g0 - 2 : g1 - 2], line[g0 - 1 : g1 - 1],
-        line[g0 + 1 : g1 + 1], line[g0 + 2 : g1 + 2], n, wt, per_point, need, exact,
+        out[g0:g1], line[g0:g1], line[g0 - 2 : g1 - 2], line[g0 - 1 : g1 - 1],
+        line[g0 + 1 : g1 + 1], line[g0 + 2 : g1 + 2], n, wt, per_point, need, False,
     )  # fmt: skip
     for t in range(_flagged(need, n, at)):
         j = at[t]
@@ -1857,7 +1859,7 @@ def _five_point_line(
         for k in range(2 * reach + 1):
             win[k] = line[g - reach + k]
         v, dl, dr = _window_rule(win, reach, 2, width, wt, j, first, last, j * per_point)
-        o = o0 + j
+        o = g0 + j
         out[o] = v
         if _too_short(dl, dr, 2, width):
             for k in range(2, min(dl - 2, o) + 1):
@@ -2069,12 +2071,12 @@ def _line_rule(
                 out[g0:g1], src[g0:g1], src[g0 - 3 : g1 - 3], src[g0 - 2 : g1 - 2],
                 src[g0 - 1 : g1 - 1], src[g0 + 1 : g1 + 1], src[g0 + 2 : g1 + 2],
                 src[g0 + 3 : g1 + 3], g1 - g0, width, reach > 2, wt[t0:], first[t0:],
-                last[t0:], per_point, need, at, out[g0 - 1 : g1 - 1], False,
+                last[t0:], per_point, need, at, out[g0 - 1 : g1 - 1],
             )  # fmt: skip
         else:
             _five_point_line(
-                src, g0, g1, out, g0, reach, width, wt[g0:], first[t0:], last[t0:], per_point,
-                need, at, win, False,
+                src, g0, g1, out, reach, width, wt[g0:], first[t0:], last[t0:], per_point,
+                need, at, win,
             )  # fmt: skip
 
 
